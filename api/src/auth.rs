@@ -1,0 +1,237 @@
+//! API keys and what each role may do.
+//!
+//! A key is a random secret shown once; only its SHA-256 hash is stored. Roles:
+//! admin (everything), organizer (one community), volunteer (read its community, act
+//! only for its own person).
+
+use entities::api_key;
+use entities::enums::Role;
+use poem::Request;
+use poem_openapi::SecurityScheme;
+use poem_openapi::auth::Bearer;
+use rand::RngCore;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::time::now;
+
+const SECRET_PREFIX: &str = "hs_";
+
+/// Who is calling: the checked API key.
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub key_id: Uuid,
+    pub role: Role,
+    pub community_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
+}
+
+impl Caller {
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+
+    /// May create and change things in `community_id`.
+    pub fn can_manage(&self, community_id: Uuid) -> bool {
+        match self.role {
+            Role::Admin => true,
+            Role::Organizer => self.community_id == Some(community_id),
+            Role::Volunteer => false,
+        }
+    }
+
+    /// May read things of `community_id`.
+    pub fn can_read(&self, community_id: Uuid) -> bool {
+        self.is_admin() || self.community_id == Some(community_id)
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        if self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("this operation needs an admin key"))
+        }
+    }
+
+    /// Refuses unless the caller may manage `community_id`.
+    pub fn require_manage(&self, community_id: Uuid) -> Result<(), ApiError> {
+        if self.can_manage(community_id) {
+            Ok(())
+        } else if self.role == Role::Volunteer {
+            Err(ApiError::forbidden("volunteer keys cannot change this"))
+        } else {
+            Err(ApiError::forbidden(
+                "this API key belongs to another community",
+            ))
+        }
+    }
+
+    /// The community a listing is confined to: `requested` for admins, the key's own otherwise.
+    pub fn list_scope(&self, requested: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
+        match (self.is_admin(), requested, self.community_id) {
+            (true, requested, _) => Ok(requested),
+            (false, Some(requested), Some(own)) if requested != own => Err(ApiError::forbidden(
+                "this API key belongs to another community",
+            )),
+            (false, _, own) => Ok(own),
+        }
+    }
+}
+
+/// `Authorization: Bearer <key>`.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", checker = "authenticate")]
+pub struct ApiKey(pub Caller);
+
+/// For public operations: a key adds rights, none is needed.
+#[derive(SecurityScheme)]
+pub enum OptionalApiKey {
+    Key(ApiKey),
+    #[oai(fallback)]
+    Anonymous,
+}
+
+impl OptionalApiKey {
+    /// The caller, if any. A key that was sent but is wrong is still a 401.
+    pub fn caller(self, req: &Request) -> Result<Option<Caller>, ApiError> {
+        match self {
+            Self::Key(ApiKey(caller)) => Ok(Some(caller)),
+            Self::Anonymous if req.header("authorization").is_some() => Err(ApiError::Unauthorized),
+            Self::Anonymous => Ok(None),
+        }
+    }
+}
+
+async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
+    let state = req
+        .data::<AppState>()
+        .expect("AppState is attached to every route");
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(hash_secret(&bearer.token)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(&state.db)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Caller {
+        key_id: key.id,
+        role: key.role,
+        community_id: key.community_id,
+        person_id: key.person_id,
+    })
+}
+
+pub fn hash_secret(secret: &str) -> String {
+    hex(&Sha256::digest(secret.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A fresh secret: `hs_` and 32 random bytes in hex.
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{SECRET_PREFIX}{}", hex(&bytes))
+}
+
+/// What a new key is for.
+pub struct NewKey {
+    pub name: String,
+    pub role: Role,
+    pub community_id: Option<Uuid>,
+    pub person_id: Option<Uuid>,
+}
+
+/// Stores a new key and returns it with its secret, which exists nowhere else.
+///
+/// # Errors
+/// A validation error when the role's binding is wrong (an organizer without a
+/// community, a volunteer without a person, or a person of another community).
+pub async fn create_key(
+    db: &impl ConnectionTrait,
+    new: NewKey,
+) -> Result<(api_key::Model, String), ApiError> {
+    let NewKey {
+        name,
+        role,
+        mut community_id,
+        person_id,
+    } = new;
+    match role {
+        Role::Admin if community_id.is_some() || person_id.is_some() => {
+            return Err(ApiError::invalid(
+                "role",
+                "binding",
+                "admin keys are bound to no community or person",
+            ));
+        }
+        Role::Organizer if community_id.is_none() => {
+            return Err(ApiError::invalid(
+                "community_id",
+                "required",
+                "organizer keys need a community",
+            ));
+        }
+        Role::Organizer if person_id.is_some() => {
+            return Err(ApiError::invalid(
+                "person_id",
+                "binding",
+                "organizer keys are not bound to a person",
+            ));
+        }
+        Role::Volunteer => {
+            let Some(person_id) = person_id else {
+                return Err(ApiError::invalid(
+                    "person_id",
+                    "required",
+                    "volunteer keys need a person",
+                ));
+            };
+            let person = entities::person::Entity::find_by_id(person_id)
+                .one(db)
+                .await?
+                .ok_or_else(|| ApiError::invalid("person_id", "not_found", "no such person"))?;
+            if community_id.is_some_and(|c| c != person.community_id) {
+                return Err(ApiError::invalid(
+                    "community_id",
+                    "mismatch",
+                    "the person belongs to another community",
+                ));
+            }
+            community_id = Some(person.community_id);
+        }
+        _ => {}
+    }
+    if let Some(id) = community_id
+        && entities::community::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .is_none()
+    {
+        return Err(ApiError::invalid(
+            "community_id",
+            "not_found",
+            "no such community",
+        ));
+    }
+    let secret = new_secret();
+    let model = api_key::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        name: Set(name),
+        prefix: Set(secret[..SECRET_PREFIX.len() + 6].to_owned()),
+        secret_hash: Set(hash_secret(&secret)),
+        role: Set(role),
+        community_id: Set(community_id),
+        person_id: Set(person_id),
+        created_at: Set(now()),
+        revoked_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok((model, secret))
+}

@@ -1,0 +1,439 @@
+//! The Huashenmiao demo community: five bilingual stations, a few weeks of shifts,
+//! events, and Chinese and foreign residents.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
+use chrono_tz::Asia::Shanghai;
+use entities::enums::{EventStatus, Role, ShiftStatus, StationKind};
+use entities::json::{LocalizedText, TagList};
+use entities::{community, event, person, shift, station};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::auth::{NewKey, create_key};
+use crate::time::now;
+
+pub const DEMO_SLUG: &str = "huashenmiao";
+
+fn text(zh: &str, en: &str) -> LocalizedText {
+    LocalizedText(BTreeMap::from([
+        ("zh-CN".to_owned(), zh.to_owned()),
+        ("en".to_owned(), en.to_owned()),
+    ]))
+}
+
+fn tags(values: &[&str]) -> TagList {
+    TagList(values.iter().map(|v| (*v).to_owned()).collect())
+}
+
+fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(y, m, d)
+}
+
+/// A weekly shift pattern of one station.
+struct Rota {
+    weekdays: &'static [Weekday],
+    start: (u32, u32),
+    minutes: u64,
+    capacity: i32,
+    languages: &'static [&'static str],
+    skills: &'static [&'static str],
+}
+
+/// Seeds the demo once. Returns the secret of the demo admin key when it seeded,
+/// `None` when the community was already there.
+///
+/// # Errors
+/// Database errors; nothing is written unless everything is.
+pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
+    let exists = community::Entity::find()
+        .filter(community::Column::Slug.eq(DEMO_SLUG))
+        .one(db)
+        .await?
+        .is_some();
+    if exists {
+        return Ok(None);
+    }
+    let txn = db.begin().await?;
+    let now = now();
+    let community_id = Uuid::now_v7();
+    community::Model {
+        id: community_id,
+        slug: DEMO_SLUG.to_owned(),
+        name: text("花神庙社区", "Huashenmiao Community"),
+        time_zone: "Asia/Shanghai".to_owned(),
+        default_locale: "zh-CN".to_owned(),
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(&txn)
+    .await?;
+
+    let stations = [
+        (
+            StationKind::ForeignFriends,
+            text("外籍友人服务站", "Foreign Friends Service Station"),
+            text(
+                "为外籍居民办理居住登记、翻译社区通知、解答生活问题。",
+                "Residence registration, translated community notices and everyday help for foreign residents.",
+            ),
+            "花神庙社区党群服务中心一楼",
+            Rota {
+                weekdays: &[Weekday::Mon, Weekday::Wed, Weekday::Fri],
+                start: (9, 0),
+                minutes: 180,
+                capacity: 3,
+                languages: &["zh-CN", "en"],
+                skills: &["translation"],
+            },
+        ),
+        (
+            StationKind::SocialWork,
+            text("国际社工站", "International Social Work Station"),
+            text(
+                "社工与志愿者一起探访、倾听、链接资源。",
+                "Social workers and volunteers visit, listen and connect residents with help.",
+            ),
+            "花神庙社区党群服务中心二楼",
+            Rota {
+                weekdays: &[Weekday::Tue, Weekday::Thu],
+                start: (14, 0),
+                minutes: 180,
+                capacity: 2,
+                languages: &["zh-CN"],
+                skills: &["counselling"],
+            },
+        ),
+        (
+            StationKind::MicroHappiness,
+            text("微幸福驿站", "Micro-Happiness Station"),
+            text(
+                "小修小补、代收快递、茶水歇脚。",
+                "Small repairs, parcel pick-up and a cup of tea for passers-by.",
+            ),
+            "花神庙小区北门",
+            Rota {
+                weekdays: &[Weekday::Sat],
+                start: (9, 0),
+                minutes: 150,
+                capacity: 4,
+                languages: &[],
+                skills: &["repairs"],
+            },
+        ),
+        (
+            StationKind::Volunteer,
+            text("国际志愿者服务站", "International Volunteer Station"),
+            text(
+                "中外志愿者共同参与平安巡逻、文明劝导和环境整治。",
+                "Chinese and foreign volunteers on safety patrols, civility campaigns and environment days.",
+            ),
+            "花神庙社区广场",
+            Rota {
+                weekdays: &[Weekday::Sat],
+                start: (19, 0),
+                minutes: 120,
+                capacity: 6,
+                languages: &[],
+                skills: &["patrol"],
+            },
+        ),
+        (
+            StationKind::EnglishCorner,
+            text("英语角", "English Corner"),
+            text(
+                "每周三晚上，中外居民用英语聊天交朋友。",
+                "Every Wednesday evening residents chat in English and make friends.",
+            ),
+            "花神庙社区图书室",
+            Rota {
+                weekdays: &[Weekday::Wed],
+                start: (19, 0),
+                minutes: 90,
+                capacity: 5,
+                languages: &["en"],
+                skills: &[],
+            },
+        ),
+    ];
+
+    let today = now.with_timezone(&Shanghai).date_naive();
+    for (kind, name, description, location, rota) in stations {
+        let station_id = Uuid::now_v7();
+        station::Model {
+            id: station_id,
+            community_id,
+            kind,
+            name,
+            description,
+            location: Some(location.to_owned()),
+            time_zone: "Asia/Shanghai".to_owned(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&txn)
+        .await?;
+        for offset in 1..=21 {
+            let day = today + Days::new(offset);
+            if !rota.weekdays.contains(&day.weekday()) {
+                continue;
+            }
+            let start_time =
+                NaiveTime::from_hms_opt(rota.start.0, rota.start.1, 0).unwrap_or_default();
+            let Some(starts_at) = Shanghai
+                .from_local_datetime(&day.and_time(start_time))
+                .single()
+            else {
+                continue;
+            };
+            let starts_at = starts_at.with_timezone(&Utc);
+            shift::Model {
+                id: Uuid::now_v7(),
+                station_id,
+                community_id,
+                starts_at,
+                ends_at: starts_at + chrono::Duration::minutes(rota.minutes as i64),
+                capacity: rota.capacity,
+                min_volunteers: 1.max(rota.capacity / 2),
+                languages_wanted: tags(rota.languages),
+                skills_wanted: tags(rota.skills),
+                notes: None,
+                status: ShiftStatus::Scheduled,
+                confirmed_count: 0,
+                waitlist_count: 0,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            }
+            .into_active_model()
+            .reset_all()
+            .insert(&txn)
+            .await?;
+        }
+    }
+
+    let people = [
+        (
+            "王芳",
+            "wang.fang@example.cn",
+            "CN",
+            "zh-CN",
+            date(1988, 3, 12),
+            &["zh-CN", "en"][..],
+            true,
+        ),
+        (
+            "李明",
+            "li.ming@example.cn",
+            "CN",
+            "zh-CN",
+            date(1975, 11, 2),
+            &["zh-CN"][..],
+            true,
+        ),
+        (
+            "陈静",
+            "chen.jing@example.cn",
+            "CN",
+            "zh-CN",
+            date(1992, 2, 29),
+            &["zh-CN", "en"][..],
+            true,
+        ),
+        (
+            "张伟",
+            "zhang.wei@example.cn",
+            "CN",
+            "zh-CN",
+            date(1960, 7, 21),
+            &["zh-CN"][..],
+            false,
+        ),
+        (
+            "Kim Min-jun",
+            "minjun.kim@example.kr",
+            "KR",
+            "ko",
+            date(1990, 5, 8),
+            &["ko", "zh-CN", "en"][..],
+            true,
+        ),
+        (
+            "Emily Carter",
+            "emily.carter@example.com",
+            "US",
+            "en",
+            date(1985, 9, 30),
+            &["en", "zh-CN"][..],
+            true,
+        ),
+        (
+            "Tanaka Yuki",
+            "yuki.tanaka@example.jp",
+            "JP",
+            "ja",
+            date(1994, 12, 1),
+            &["ja", "en"][..],
+            true,
+        ),
+        (
+            "Pierre Dubois",
+            "pierre.dubois@example.fr",
+            "FR",
+            "fr",
+            date(1979, 4, 17),
+            &["fr", "en"][..],
+            false,
+        ),
+        (
+            "Anna Müller",
+            "anna.mueller@example.de",
+            "DE",
+            "de",
+            date(1998, 1, 25),
+            &["de", "en"][..],
+            true,
+        ),
+        (
+            "Olga Ivanova",
+            "olga.ivanova@example.ru",
+            "RU",
+            "ru",
+            None,
+            &["ru", "en"][..],
+            false,
+        ),
+    ];
+    for (index, (full_name, email, nationality, locale, birthday, languages, is_volunteer)) in
+        people.into_iter().enumerate()
+    {
+        person::Model {
+            id: Uuid::now_v7(),
+            community_id,
+            full_name: full_name.to_owned(),
+            email: email.to_owned(),
+            email_normalized: email.to_lowercase(),
+            phone: None,
+            nationality: nationality.to_owned(),
+            locale: locale.to_owned(),
+            time_zone: "Asia/Shanghai".to_owned(),
+            birthday,
+            birthday_md: birthday.map(|d| format!("{:02}-{:02}", d.month(), d.day())),
+            languages: tags(languages),
+            skills: TagList::default(),
+            is_volunteer,
+            moved_in_on: Some(today - Days::new(30 * (index as u64 + 1))),
+            moving_out_on: None,
+            notify_reminders: true,
+            notify_birthday: true,
+            notify_feedback: true,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&txn)
+        .await?;
+    }
+
+    let events = [
+        (
+            text("冬至包饺子", "Winter Solstice Dumpling Party"),
+            text(
+                "一起包饺子、吃饺子，迎接冬至。",
+                "Make and eat dumplings together for the Winter Solstice.",
+            ),
+            "festival",
+            7,
+            (15, 0),
+            3,
+            30,
+            EventStatus::Published,
+        ),
+        (
+            text("国际美食节", "International Food Festival"),
+            text(
+                "各国居民带来家乡菜，互相品尝。",
+                "Residents from many countries share dishes from home.",
+            ),
+            "food",
+            14,
+            (11, 0),
+            4,
+            80,
+            EventStatus::Published,
+        ),
+        (
+            text("书法体验课", "Chinese Calligraphy Workshop"),
+            text(
+                "老师手把手教写毛笔字。",
+                "A teacher guides your first strokes with the brush.",
+            ),
+            "culture",
+            20,
+            (14, 30),
+            2,
+            15,
+            EventStatus::Draft,
+        ),
+    ];
+    for (title, description, category, in_days, start, hours, capacity, status) in events {
+        let day = today + Days::new(in_days);
+        let start_time = NaiveTime::from_hms_opt(start.0, start.1, 0).unwrap_or_default();
+        let Some(starts_at) = Shanghai
+            .from_local_datetime(&day.and_time(start_time))
+            .single()
+        else {
+            continue;
+        };
+        let starts_at = starts_at.with_timezone(&Utc);
+        event::Model {
+            id: Uuid::now_v7(),
+            community_id,
+            title,
+            description,
+            category: category.to_owned(),
+            venue: Some("花神庙社区党群服务中心 / Huashenmiao Community Centre".to_owned()),
+            starts_at,
+            ends_at: starts_at + chrono::Duration::hours(hours),
+            capacity,
+            registration_opens_at: None,
+            registration_closes_at: Some(starts_at - chrono::Duration::hours(12)),
+            status,
+            registered_count: 0,
+            waitlist_count: 0,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(&txn)
+        .await?;
+    }
+
+    let (_, secret) = create_key(
+        &txn,
+        NewKey {
+            name: "demo admin".to_owned(),
+            role: Role::Admin,
+            community_id: None,
+            person_id: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the demo admin key: {e}"))?;
+    txn.commit().await?;
+    Ok(Some(secret))
+}

@@ -1,0 +1,14 @@
+//! Huashen's HTTP API: poem + poem-openapi over sea-orm.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod pagination;
+pub mod routes;
+pub mod state;
+pub mod store;
+pub mod time;
+pub mod validate;

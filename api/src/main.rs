@@ -1,0 +1,185 @@
+//! `huashen`: serve the API, migrate, seed the demo, create API keys.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use entities::enums::Role;
+use huashen_api::auth::{NewKey, create_key};
+use huashen_api::db::{DEFAULT_DATABASE_URL, connect_and_migrate, redact};
+use huashen_api::state::{AppState, Settings};
+use huashen_api::{app, demo};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(
+    name = "huashen",
+    version,
+    about = "Volunteers and activities for international residential communities"
+)]
+struct Cli {
+    /// Database: `sqlite://path` (created if missing) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (migrates the database first).
+    Serve(ServeArgs),
+    /// Bring the database schema up to date, then exit.
+    Migrate,
+    /// Fill the database with the Huashenmiao demo community; does nothing if it exists.
+    SeedDemo,
+    /// Create an API key; the secret is printed alone on the last line.
+    CreateKey(CreateKeyArgs),
+    /// Print the OpenAPI spec (YAML) the API serves; `huashen openapi > openapi.yaml`.
+    Openapi,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "HUASHEN_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Seed the demo community before serving.
+    #[arg(long)]
+    demo: bool,
+    /// Origins allowed to call the API from a browser, comma-separated; `*` for any.
+    #[arg(long, env = "HUASHEN_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+#[derive(clap::Args)]
+struct CreateKeyArgs {
+    #[arg(long, value_enum)]
+    role: RoleArg,
+    /// The community of an organizer key.
+    #[arg(long)]
+    community: Option<Uuid>,
+    /// The person a volunteer key acts for.
+    #[arg(long)]
+    person: Option<Uuid>,
+    /// A label to recognise the key by.
+    #[arg(long, default_value = "created on the command line")]
+    name: String,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Organizer,
+    Volunteer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Organizer => Role::Organizer,
+            RoleArg::Volunteer => Role::Volunteer,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        print!("{}", app::spec_yaml());
+        return Ok(());
+    }
+    let db = connect_and_migrate(&cli.database_url).await?;
+    match cli.command {
+        Command::Openapi => {}
+        Command::Migrate => {
+            tracing::info!(database = %redact(&cli.database_url), "migrations applied");
+        }
+        Command::SeedDemo => seed(&db).await?,
+        Command::CreateKey(args) => {
+            let (key, secret) = create_key(
+                &db,
+                NewKey {
+                    name: args.name,
+                    role: args.role.into(),
+                    community_id: args.community,
+                    person_id: args.person,
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}: {e:?}"))?;
+            println!("created {} key {}", key.role.as_str(), key.id);
+            println!("{secret}");
+        }
+        Command::Serve(args) => {
+            if args.demo {
+                seed(&db).await?;
+            }
+            let listener = tokio::net::TcpListener::bind(args.bind)
+                .await
+                .with_context(|| format!("binding {}", args.bind))?;
+            tracing::info!(
+                address = %listener.local_addr()?,
+                database = %redact(&cli.database_url),
+                "serving; docs at /docs"
+            );
+            let state = AppState {
+                db,
+                settings: Arc::new(Settings {
+                    cors_origins: args.cors_origins,
+                    max_body_bytes: args.max_body_bytes,
+                }),
+            };
+            app::serve(listener, state, shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+    }
+    Ok(())
+}
+
+async fn seed(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
+    match demo::seed(db).await? {
+        Some(secret) => {
+            println!("seeded the Huashenmiao demo community; its admin key:");
+            println!("{secret}");
+        }
+        None => println!("the Huashenmiao demo community is already there"),
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

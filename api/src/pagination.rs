@@ -1,0 +1,139 @@
+//! Cursor pagination: `limit` (1–200, default 50) and an opaque `cursor`.
+//!
+//! The cursor is the sort key of the last item returned, base64url-encoded JSON, so a
+//! page never skips or repeats rows when others are inserted meanwhile.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use poem_openapi::types::{ParseFromJSON, ToJSON};
+use sea_orm::sea_query::{Condition, IntoCondition};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: u64 = 50;
+pub const MAX_LIMIT: u64 = 200;
+
+/// One page of a list.
+#[derive(Object)]
+pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// The position after which a page starts.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub at: Option<DateTime<Utc>>,
+    pub id: Uuid,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+}
+
+/// The validated `limit` and `cursor` of a list request.
+pub struct PageRequest {
+    pub limit: u64,
+    pub after: Option<Cursor>,
+}
+
+impl PageRequest {
+    pub fn new(limit: Option<i64>, cursor: Option<String>) -> Result<Self, ApiError> {
+        let limit = match limit {
+            None => DEFAULT_LIMIT,
+            Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u64,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    "range",
+                    format!("limit must be between 1 and {MAX_LIMIT}"),
+                ));
+            }
+        };
+        let after = match cursor {
+            None => None,
+            Some(text) => Some(Cursor::decode(&text).ok_or_else(|| {
+                ApiError::invalid(
+                    "cursor",
+                    "invalid_cursor",
+                    "the cursor is not one this API returned",
+                )
+            })?),
+        };
+        Ok(Self { limit, after })
+    }
+
+    /// Orders by `id` (time-ordered UUIDs) and starts after the cursor.
+    pub fn by_id<E: EntityTrait>(&self, select: Select<E>, id: E::Column) -> Select<E> {
+        let select = match &self.after {
+            Some(cursor) => select.filter(id.gt(cursor.id)),
+            None => select,
+        };
+        select.order_by_asc(id).limit(self.limit + 1)
+    }
+
+    /// Orders by a time column, then `id`, and starts after the cursor.
+    pub fn by_time<E: EntityTrait>(
+        &self,
+        select: Select<E>,
+        at: E::Column,
+        id: E::Column,
+    ) -> Select<E> {
+        let select = match &self.after {
+            Some(Cursor {
+                at: Some(t),
+                id: last,
+            }) => select.filter(
+                Condition::any().add(at.gt(*t)).add(
+                    Condition::all()
+                        .add(at.eq(*t))
+                        .add(id.gt(*last))
+                        .into_condition(),
+                ),
+            ),
+            Some(Cursor { at: None, id: last }) => select.filter(id.gt(*last)),
+            None => select,
+        };
+        select
+            .order_by_asc(at)
+            .order_by_asc(id)
+            .limit(self.limit + 1)
+    }
+
+    /// Cuts the extra row fetched to learn whether more follow, and converts the rest.
+    pub fn finish<M, T>(
+        &self,
+        mut rows: Vec<M>,
+        key: impl Fn(&M) -> Cursor,
+        convert: impl Fn(M) -> T,
+    ) -> Page<T>
+    where
+        T: ParseFromJSON + ToJSON + Send + Sync,
+    {
+        let more = rows.len() as u64 > self.limit;
+        rows.truncate(self.limit as usize);
+        let next_cursor = if more {
+            rows.last().map(|row| key(row).encode())
+        } else {
+            None
+        };
+        Page {
+            items: rows.into_iter().map(convert).collect(),
+            next_cursor,
+        }
+    }
+}

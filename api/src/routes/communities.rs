@@ -1,0 +1,248 @@
+//! `/v1/communities`
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entities::community;
+use entities::json::LocalizedText;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::state::AppState;
+use crate::store::save_versioned;
+use crate::time::now;
+use crate::validate::Checks;
+
+/// A residential community.
+#[derive(Object)]
+pub struct Community {
+    pub id: Uuid,
+    /// Short unique name for URLs, e.g. `huashenmiao`.
+    pub slug: String,
+    /// The name in several languages, keyed by locale.
+    pub name: BTreeMap<String, String>,
+    /// IANA time zone, e.g. `Asia/Shanghai`.
+    pub time_zone: String,
+    /// The locale for texts when a person's own is missing, e.g. `zh-CN`.
+    pub default_locale: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<community::Model> for Community {
+    fn from(m: community::Model) -> Self {
+        Self {
+            id: m.id,
+            slug: m.slug,
+            name: m.name.0,
+            time_zone: m.time_zone,
+            default_locale: m.default_locale,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct CommunityCreate {
+    #[validate(length(min = 2, max = 64))]
+    pub slug: String,
+    pub name: BTreeMap<String, String>,
+    pub time_zone: String,
+    pub default_locale: String,
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct CommunityPatch {
+    #[validate(length(min = 2, max = 64))]
+    pub slug: Option<String>,
+    pub name: Option<BTreeMap<String, String>>,
+    pub time_zone: Option<String>,
+    pub default_locale: Option<String>,
+}
+
+fn check_slug(checks: &mut Checks, slug: &str) {
+    let ok = slug
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    checks.ensure(
+        ok,
+        "slug",
+        "pattern",
+        "use lower-case letters, digits and `-`",
+    );
+}
+
+fn tagged(model: community::Model) -> (Json<Community>, String) {
+    let tag = etag(model.version);
+    (Json(model.into()), tag)
+}
+
+/// Loads a community the caller may read; others are 404 so their existence does not leak.
+async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<community::Model> {
+    community::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|c| caller.can_read(c.id))
+        .ok_or_else(|| ApiError::not_found("community"))
+}
+
+pub struct CommunitiesApi;
+
+#[OpenApi(prefix_path = "/v1/communities", tag = "Tag::Communities")]
+impl CommunitiesApi {
+    /// Create a community (admin).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        body: JsonBody<CommunityCreate>,
+    ) -> Result<Created<Community>> {
+        caller.require_admin()?;
+        let body = body.0;
+        let mut checks = Checks::from(body.validate());
+        check_slug(&mut checks, &body.slug);
+        checks.localized("name", &body.name, 200, true);
+        checks.time_zone("time_zone", &body.time_zone);
+        checks.locale("default_locale", &body.default_locale);
+        checks.finish()?;
+        let now = now();
+        let model = community::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            slug: Set(body.slug),
+            name: Set(LocalizedText(body.name)),
+            time_zone: Set(body.time_zone),
+            default_locale: Set(body.default_locale),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+        }
+        .insert(&state.db)
+        .await
+        .map_err(|e| {
+            ApiError::from(e).or_unique("slug", "a community with this slug already exists")
+        })?;
+        let (body, tag) = tagged(model);
+        Ok(Created::Created(body, tag))
+    }
+
+    /// List communities: all for admins, their own for other keys.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        /// Page size, 1–200.
+        limit: Query<Option<i64>>,
+        /// From `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<Page<Community>>> {
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let mut select = community::Entity::find();
+        if let Some(own) = caller.list_scope(None)? {
+            select = select.filter(community::Column::Id.eq(own));
+        }
+        let rows = page
+            .by_id(select, community::Column::Id)
+            .all(&state.db)
+            .await?;
+        Ok(Json(page.finish(
+            rows,
+            |m| Cursor { at: None, id: m.id },
+            Community::from,
+        )))
+    }
+
+    /// Get one community.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Community>> {
+        let (body, tag) = tagged(visible(&state, &caller, id.0).await?);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Change a community (admin, or its organizers).
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: JsonBody<CommunityPatch>,
+    ) -> Result<Fetched<Community>> {
+        let current = visible(&state, &caller, id.0).await?;
+        caller.require_manage(current.id)?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
+        let patch = body.0;
+        let mut checks = Checks::from(patch.validate());
+        let mut next = current.clone();
+        if let Some(slug) = patch.slug {
+            check_slug(&mut checks, &slug);
+            next.slug = slug;
+        }
+        if let Some(name) = patch.name {
+            checks.localized("name", &name, 200, true);
+            next.name = LocalizedText(name);
+        }
+        if let Some(zone) = patch.time_zone {
+            checks.time_zone("time_zone", &zone);
+            next.time_zone = zone;
+        }
+        if let Some(locale) = patch.default_locale {
+            checks.locale("default_locale", &locale);
+            next.default_locale = locale;
+        }
+        checks.finish()?;
+        next.version = current.version + 1;
+        next.updated_at = now();
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await
+        .map_err(|e| e.or_unique("slug", "a community with this slug already exists"))?;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Delete an empty community (admin); one that still has people, stations or events is a 409.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        caller.require_admin()?;
+        let current = visible(&state, &caller, id.0).await?;
+        community::Entity::delete_by_id(current.id)
+            .exec(&state.db)
+            .await
+            .map_err(|e| {
+                ApiError::from(e).or_referenced(
+                    "the community still has people, stations, shifts, events or keys",
+                )
+            })?;
+        Ok(Deleted::NoContent)
+    }
+}

@@ -1,0 +1,459 @@
+//! `/v1/events`
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::EventStatus;
+use entities::json::LocalizedText;
+use entities::{community, event};
+use poem::Request;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::shifts::MAX_CAPACITY;
+use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller, OptionalApiKey};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::state::AppState;
+use crate::store::save_versioned;
+use crate::time::now;
+use crate::validate::Checks;
+
+/// A cultural-exchange event.
+#[derive(Object)]
+pub struct Event {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    /// The title in several languages, keyed by locale.
+    pub title: BTreeMap<String, String>,
+    pub description: BTreeMap<String, String>,
+    /// Free-form, e.g. `festival`, `language`, `cooking`.
+    pub category: String,
+    pub venue: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub registration_opens_at: Option<DateTime<Utc>>,
+    pub registration_closes_at: Option<DateTime<Utc>>,
+    pub status: EventStatus,
+    pub registered_count: i32,
+    pub waitlist_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<event::Model> for Event {
+    fn from(m: event::Model) -> Self {
+        Self {
+            id: m.id,
+            community_id: m.community_id,
+            title: m.title.0,
+            description: m.description.0,
+            category: m.category,
+            venue: m.venue,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            capacity: m.capacity,
+            registration_opens_at: m.registration_opens_at,
+            registration_closes_at: m.registration_closes_at,
+            status: m.status,
+            registered_count: m.registered_count,
+            waitlist_count: m.waitlist_count,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct EventCreate {
+    pub community_id: Uuid,
+    pub title: BTreeMap<String, String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub description: BTreeMap<String, String>,
+    #[validate(length(min = 1, max = 64))]
+    pub category: String,
+    pub venue: Option<String>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i32,
+    pub registration_opens_at: Option<DateTime<Utc>>,
+    pub registration_closes_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct EventPatch {
+    pub title: Option<BTreeMap<String, String>>,
+    pub description: Option<BTreeMap<String, String>>,
+    #[validate(length(min = 1, max = 64))]
+    pub category: Option<String>,
+    #[serde(default)]
+    pub venue: MaybeUndefined<String>,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    #[serde(default)]
+    pub registration_opens_at: MaybeUndefined<DateTime<Utc>>,
+    #[serde(default)]
+    pub registration_closes_at: MaybeUndefined<DateTime<Utc>>,
+}
+
+fn check_event(checks: &mut Checks, e: &event::Model) {
+    checks.localized("title", &e.title.0, 200, true);
+    checks.localized("description", &e.description.0, 8000, false);
+    if e.venue
+        .as_ref()
+        .is_some_and(|v| !(1..=500).contains(&v.chars().count()))
+    {
+        checks.fail("venue", "length", "length must be between 1 and 500");
+    }
+    checks.interval(e.starts_at, e.ends_at);
+    checks.ensure(
+        (1..=MAX_CAPACITY).contains(&e.capacity),
+        "capacity",
+        "range",
+        "capacity must be between 1 and 10000",
+    );
+    if let (Some(opens), Some(closes)) = (e.registration_opens_at, e.registration_closes_at) {
+        checks.ensure(
+            opens < closes,
+            "registration_closes_at",
+            "order",
+            "registration must close after it opens",
+        );
+    }
+    if let Some(closes) = e.registration_closes_at {
+        checks.ensure(
+            closes <= e.ends_at,
+            "registration_closes_at",
+            "order",
+            "registration must close by the end of the event",
+        );
+    }
+}
+
+fn tagged(model: event::Model) -> (Json<Event>, String) {
+    let tag = etag(model.version);
+    (Json(model.into()), tag)
+}
+
+/// Drafts are seen only by those who may manage the community.
+fn may_see(caller: Option<&Caller>, e: &event::Model) -> bool {
+    e.status != EventStatus::Draft || caller.is_some_and(|c| c.can_manage(e.community_id))
+}
+
+/// Loads an event the caller may see; hidden drafts are 404 so they do not leak.
+async fn visible(state: &AppState, caller: Option<&Caller>, id: Uuid) -> Result<event::Model> {
+    event::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|e| may_see(caller, e))
+        .ok_or_else(|| ApiError::not_found("event"))
+}
+
+/// Loads an event the caller may change.
+async fn managed(state: &AppState, caller: &Caller, id: Uuid) -> Result<event::Model> {
+    let event = visible(state, Some(caller), id).await?;
+    caller.require_manage(event.community_id)?;
+    Ok(event)
+}
+
+/// Moves an event to `to`, refusing transitions that make no sense.
+async fn transition(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    to: EventStatus,
+) -> Result<Fetched<Event>> {
+    let current = managed(state, caller, id).await?;
+    if current.status == to {
+        let (body, tag) = tagged(current);
+        return Ok(Fetched::Ok(body, tag));
+    }
+    let allowed = matches!(
+        (current.status, to),
+        (EventStatus::Draft, EventStatus::Published)
+            | (
+                EventStatus::Draft | EventStatus::Published,
+                EventStatus::Cancelled
+            )
+    );
+    if !allowed {
+        return Err(ApiError::conflict(format!(
+            "a {} event cannot become {}",
+            current.status.as_str(),
+            to.as_str()
+        )));
+    }
+    let mut next = current.clone();
+    next.status = to;
+    next.version = current.version + 1;
+    next.updated_at = now();
+    save_versioned(
+        &state.db,
+        next.clone().into_active_model(),
+        current.id,
+        current.version,
+    )
+    .await?;
+    let (body, tag) = tagged(next);
+    Ok(Fetched::Ok(body, tag))
+}
+
+pub struct EventsApi;
+
+#[OpenApi(prefix_path = "/v1/events", tag = "Tag::Events")]
+impl EventsApi {
+    /// Create an event as a draft (admin, or the community's organizers).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        body: JsonBody<EventCreate>,
+    ) -> Result<Created<Event>> {
+        let body = body.0;
+        caller.require_manage(body.community_id)?;
+        let mut checks = Checks::from(body.validate());
+        let community = community::Entity::find_by_id(body.community_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::invalid("community_id", "not_found", "no such community"))?;
+        let now = now();
+        let model = event::Model {
+            id: Uuid::now_v7(),
+            community_id: community.id,
+            title: LocalizedText(body.title),
+            description: LocalizedText(body.description),
+            category: body.category,
+            venue: body.venue,
+            starts_at: body.starts_at.trunc_subsecs(6),
+            ends_at: body.ends_at.trunc_subsecs(6),
+            capacity: body.capacity,
+            registration_opens_at: body.registration_opens_at.map(|t| t.trunc_subsecs(6)),
+            registration_closes_at: body.registration_closes_at.map(|t| t.trunc_subsecs(6)),
+            status: EventStatus::Draft,
+            registered_count: 0,
+            waitlist_count: 0,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        check_event(&mut checks, &model);
+        checks.finish()?;
+        let model = model
+            .into_active_model()
+            .reset_all()
+            .insert(&state.db)
+            .await?;
+        let (body, tag) = tagged(model);
+        Ok(Created::Created(body, tag))
+    }
+
+    /// List events by start time. Public: without a key only published, cancelled and
+    /// completed events are listed; organizers also see their drafts.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        community_id: Query<Option<Uuid>>,
+        status: Query<Option<EventStatus>>,
+        category: Query<Option<String>>,
+        /// Events starting at or after this time.
+        from: Query<Option<DateTime<Utc>>>,
+        /// Events starting before this time.
+        to: Query<Option<DateTime<Utc>>>,
+        /// Page size, 1–200.
+        limit: Query<Option<i64>>,
+        /// From `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<Page<Event>>> {
+        let caller = auth.caller(req)?;
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let mut select = event::Entity::find();
+        if let Some(community) = community_id.0 {
+            select = select.filter(event::Column::CommunityId.eq(community));
+        }
+        // Drafts only of communities the caller manages.
+        let drafts_of = match &caller {
+            Some(c) if c.is_admin() => None,
+            Some(c) if c.role == entities::enums::Role::Organizer => c.community_id.map(Some),
+            _ => Some(None),
+        };
+        if let Some(managed) = drafts_of {
+            let mut visible =
+                sea_orm::Condition::any().add(event::Column::Status.ne(EventStatus::Draft));
+            if let Some(community) = managed {
+                visible = visible.add(event::Column::CommunityId.eq(community));
+            }
+            select = select.filter(visible);
+        }
+        if let Some(status) = status.0 {
+            select = select.filter(event::Column::Status.eq(status));
+        }
+        if let Some(category) = category.0 {
+            select = select.filter(event::Column::Category.eq(category));
+        }
+        if let Some(from) = from.0 {
+            select = select.filter(event::Column::StartsAt.gte(from));
+        }
+        if let Some(to) = to.0 {
+            select = select.filter(event::Column::StartsAt.lt(to));
+        }
+        let rows = page
+            .by_time(select, event::Column::StartsAt, event::Column::Id)
+            .all(&state.db)
+            .await?;
+        Ok(Json(page.finish(
+            rows,
+            |m| Cursor {
+                at: Some(m.starts_at),
+                id: m.id,
+            },
+            Event::from,
+        )))
+    }
+
+    /// Get one event. Public unless it is a draft.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Event>> {
+        let caller = auth.caller(req)?;
+        let event = visible(&state, caller.as_ref(), id.0).await?;
+        let (body, tag) = tagged(event);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Change an event (admin, organizers). Capacity cannot drop below the registered count.
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: JsonBody<EventPatch>,
+    ) -> Result<Fetched<Event>> {
+        let current = managed(&state, &caller, id.0).await?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
+        if matches!(
+            current.status,
+            EventStatus::Cancelled | EventStatus::Completed
+        ) {
+            return Err(ApiError::conflict(format!(
+                "the event is {}",
+                current.status.as_str()
+            )));
+        }
+        let patch = body.0;
+        let mut checks = Checks::from(patch.validate());
+        let mut next = current.clone();
+        if let Some(title) = patch.title {
+            next.title = LocalizedText(title);
+        }
+        if let Some(description) = patch.description {
+            next.description = LocalizedText(description);
+        }
+        if let Some(category) = patch.category {
+            next.category = category;
+        }
+        patch.venue.update_to(&mut next.venue);
+        if let Some(t) = patch.starts_at {
+            next.starts_at = t.trunc_subsecs(6);
+        }
+        if let Some(t) = patch.ends_at {
+            next.ends_at = t.trunc_subsecs(6);
+        }
+        if let Some(capacity) = patch.capacity {
+            next.capacity = capacity;
+        }
+        patch
+            .registration_opens_at
+            .map_value(|t| t.trunc_subsecs(6))
+            .update_to(&mut next.registration_opens_at);
+        patch
+            .registration_closes_at
+            .map_value(|t| t.trunc_subsecs(6))
+            .update_to(&mut next.registration_closes_at);
+        check_event(&mut checks, &next);
+        checks.finish()?;
+        if next.capacity < current.registered_count {
+            return Err(ApiError::conflict(format!(
+                "{} people are registered; capacity cannot be lower",
+                current.registered_count
+            )));
+        }
+        next.version = current.version + 1;
+        next.updated_at = now();
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await?;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Publish a draft: it becomes visible to everyone and open for registration.
+    #[oai(path = "/:id/publish", method = "post")]
+    async fn publish(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Event>> {
+        transition(&state, &caller, id.0, EventStatus::Published).await
+    }
+
+    /// Cancel a draft or published event.
+    #[oai(path = "/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Event>> {
+        transition(&state, &caller, id.0, EventStatus::Cancelled).await
+    }
+
+    /// Delete a draft (admin, organizers); published events are cancelled instead.
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        let current = managed(&state, &caller, id.0).await?;
+        if current.status != EventStatus::Draft {
+            return Err(ApiError::conflict(
+                "only drafts can be deleted; cancel the event instead",
+            ));
+        }
+        event::Entity::delete_by_id(current.id)
+            .exec(&state.db)
+            .await
+            .map_err(|e| ApiError::from(e).or_referenced("people have registered for the event"))?;
+        Ok(Deleted::NoContent)
+    }
+}

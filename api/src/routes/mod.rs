@@ -1,0 +1,113 @@
+//! The HTTP surface: one `#[OpenApi]` struct per resource.
+
+use poem_openapi::payload::Json;
+use poem_openapi::types::ToJSON;
+use poem_openapi::{ApiResponse, OpenApiService, Tags};
+
+use crate::error::ApiError;
+
+pub mod api_keys;
+pub mod communities;
+pub mod events;
+pub mod health;
+pub mod people;
+pub mod shifts;
+pub mod stations;
+
+#[derive(Tags)]
+pub enum Tag {
+    /// Residential communities served by this deployment.
+    Communities,
+    /// Residents and volunteers.
+    People,
+    /// Service stations such as the Foreign Friends Service Station.
+    Stations,
+    /// Time slots at stations that volunteers sign up for.
+    Shifts,
+    /// Cultural-exchange events.
+    Events,
+    /// API keys and their roles.
+    ApiKeys,
+    /// Liveness and readiness.
+    Health,
+}
+
+pub type Api = (
+    communities::CommunitiesApi,
+    people::PeopleApi,
+    stations::StationsApi,
+    shifts::ShiftsApi,
+    events::EventsApi,
+    api_keys::ApiKeysApi,
+    health::HealthApi,
+);
+
+/// The OpenAPI service; its spec is the committed `openapi.yaml`.
+pub fn service() -> OpenApiService<Api, ()> {
+    OpenApiService::new(
+        (
+            communities::CommunitiesApi,
+            people::PeopleApi,
+            stations::StationsApi,
+            shifts::ShiftsApi,
+            events::EventsApi,
+            api_keys::ApiKeysApi,
+            health::HealthApi,
+        ),
+        "Huashen",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Coordinates volunteers and activities in international residential communities: \
+         communities, people, service stations, shifts and cultural events. Errors are RFC 9457 \
+         `application/problem+json`; lists take `limit` and `cursor`; single resources carry an \
+         `ETag` that `PATCH` checks against `If-Match`.",
+    )
+}
+
+/// A single resource with its ETag.
+#[derive(ApiResponse)]
+pub enum Fetched<T: ToJSON> {
+    /// The resource.
+    #[oai(status = 200)]
+    Ok(Json<T>, #[oai(header = "ETag")] String),
+}
+
+/// A newly created resource with its ETag.
+#[derive(ApiResponse)]
+pub enum Created<T: ToJSON> {
+    /// Created; the body is the full resource.
+    #[oai(status = 201)]
+    Created(Json<T>, #[oai(header = "ETag")] String),
+}
+
+/// Nothing to return.
+#[derive(ApiResponse)]
+pub enum Deleted {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent,
+}
+
+pub type Result<T> = std::result::Result<T, ApiError>;
+
+/// The ETag of a resource at `version`.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// Refuses a change when `If-Match` names another version than the stored one.
+pub fn check_if_match(if_match: Option<&str>, version: i32) -> Result<()> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let current = etag(version);
+    let matches = header.split(',').map(str::trim).any(|tag| {
+        tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str())
+    });
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::PreconditionFailed)
+    }
+}

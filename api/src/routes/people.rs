@@ -1,0 +1,446 @@
+//! `/v1/people`
+
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entities::json::TagList;
+use entities::{community, person};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::state::AppState;
+use crate::store::save_versioned;
+use crate::time::now;
+use crate::validate::Checks;
+
+/// Which mails a person wants.
+#[derive(Object, Clone, Copy, Deserialize)]
+pub struct NotificationPreferences {
+    /// Shift and event reminders.
+    pub reminders: bool,
+    /// The birthday card.
+    pub birthday_card: bool,
+    /// Requests for feedback after events.
+    pub feedback: bool,
+}
+
+impl Default for NotificationPreferences {
+    fn default() -> Self {
+        Self {
+            reminders: true,
+            birthday_card: true,
+            feedback: true,
+        }
+    }
+}
+
+#[derive(Object, Deserialize)]
+pub struct NotificationPreferencesPatch {
+    pub reminders: Option<bool>,
+    pub birthday_card: Option<bool>,
+    pub feedback: Option<bool>,
+}
+
+/// A resident or volunteer.
+#[derive(Object)]
+pub struct Person {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub full_name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2, e.g. `CN`, `KR`.
+    pub nationality: String,
+    /// BCP 47 locale for everything this person reads, e.g. `zh-CN`, `en`.
+    pub locale: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    pub birthday: Option<NaiveDate>,
+    /// Languages spoken, as BCP 47 tags.
+    pub languages: Vec<String>,
+    pub skills: Vec<String>,
+    pub is_volunteer: bool,
+    pub moved_in_on: Option<NaiveDate>,
+    pub moving_out_on: Option<NaiveDate>,
+    pub notifications: NotificationPreferences,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<person::Model> for Person {
+    fn from(m: person::Model) -> Self {
+        Self {
+            id: m.id,
+            community_id: m.community_id,
+            full_name: m.full_name,
+            email: m.email,
+            phone: m.phone,
+            nationality: m.nationality,
+            locale: m.locale,
+            time_zone: m.time_zone,
+            birthday: m.birthday,
+            languages: m.languages.0,
+            skills: m.skills.0,
+            is_volunteer: m.is_volunteer,
+            moved_in_on: m.moved_in_on,
+            moving_out_on: m.moving_out_on,
+            notifications: NotificationPreferences {
+                reminders: m.notify_reminders,
+                birthday_card: m.notify_birthday,
+                feedback: m.notify_feedback,
+            },
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct PersonCreate {
+    pub community_id: Uuid,
+    #[validate(length(min = 1, max = 200))]
+    pub full_name: String,
+    #[validate(email, length(max = 254))]
+    pub email: String,
+    #[validate(length(min = 3, max = 40))]
+    pub phone: Option<String>,
+    pub nationality: String,
+    /// Defaults to the community's default locale.
+    pub locale: Option<String>,
+    /// Defaults to the community's time zone.
+    pub time_zone: Option<String>,
+    pub birthday: Option<NaiveDate>,
+    #[oai(default)]
+    #[serde(default)]
+    pub languages: Vec<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub skills: Vec<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub is_volunteer: bool,
+    pub moved_in_on: Option<NaiveDate>,
+    pub moving_out_on: Option<NaiveDate>,
+    /// All on unless given.
+    pub notifications: Option<NotificationPreferences>,
+}
+
+/// Fields to change; `null` clears an optional one.
+#[derive(Object, Validate, Deserialize)]
+pub struct PersonPatch {
+    #[validate(length(min = 1, max = 200))]
+    pub full_name: Option<String>,
+    #[validate(email, length(max = 254))]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub phone: MaybeUndefined<String>,
+    pub nationality: Option<String>,
+    pub locale: Option<String>,
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub birthday: MaybeUndefined<NaiveDate>,
+    pub languages: Option<Vec<String>>,
+    pub skills: Option<Vec<String>>,
+    pub is_volunteer: Option<bool>,
+    #[serde(default)]
+    pub moved_in_on: MaybeUndefined<NaiveDate>,
+    #[serde(default)]
+    pub moving_out_on: MaybeUndefined<NaiveDate>,
+    pub notifications: Option<NotificationPreferencesPatch>,
+}
+
+/// The checks a person must pass whether created or changed.
+fn check_person(checks: &mut Checks, p: &person::Model) {
+    if p.phone
+        .as_ref()
+        .is_some_and(|phone| !(3..=40).contains(&phone.chars().count()))
+    {
+        checks.fail("phone", "length", "length must be between 3 and 40");
+    }
+    checks.country("nationality", &p.nationality);
+    checks.locale("locale", &p.locale);
+    checks.time_zone("time_zone", &p.time_zone);
+    checks.languages("languages", &p.languages.0);
+    checks.tags("skills", &p.skills.0, 64);
+    if let Some(birthday) = p.birthday {
+        checks.ensure(
+            birthday <= Utc::now().date_naive(),
+            "birthday",
+            "future",
+            "birthday cannot be in the future",
+        );
+    }
+    if let (Some(moved_in), Some(moving_out)) = (p.moved_in_on, p.moving_out_on) {
+        checks.ensure(
+            moving_out >= moved_in,
+            "moving_out_on",
+            "order",
+            "moving_out_on must not be before moved_in_on",
+        );
+    }
+}
+
+/// `MM-DD`, indexed for the birthday planner.
+fn month_day(birthday: Option<NaiveDate>) -> Option<String> {
+    birthday.map(|d| format!("{:02}-{:02}", d.month(), d.day()))
+}
+
+fn tagged(model: person::Model) -> (Json<Person>, String) {
+    let tag = etag(model.version);
+    (Json(model.into()), tag)
+}
+
+const DUPLICATE_EMAIL: &str = "a person with this email already exists in the community";
+
+/// Loads a person the caller may see: managers of the community, or the person's own key.
+async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<person::Model> {
+    person::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|p| caller.can_manage(p.community_id) || caller.person_id == Some(p.id))
+        .ok_or_else(|| ApiError::not_found("person"))
+}
+
+pub struct PeopleApi;
+
+#[OpenApi(prefix_path = "/v1/people", tag = "Tag::People")]
+impl PeopleApi {
+    /// Add a resident or volunteer (admin, or the community's organizers).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        body: JsonBody<PersonCreate>,
+    ) -> Result<Created<Person>> {
+        let body = body.0;
+        caller.require_manage(body.community_id)?;
+        let mut checks = Checks::from(body.validate());
+        let community = community::Entity::find_by_id(body.community_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::invalid("community_id", "not_found", "no such community"))?;
+        let now = now();
+        let preferences = body.notifications.unwrap_or_default();
+        let model = person::Model {
+            id: Uuid::now_v7(),
+            community_id: community.id,
+            full_name: body.full_name.trim().to_owned(),
+            email_normalized: body.email.trim().to_lowercase(),
+            email: body.email.trim().to_owned(),
+            phone: body.phone,
+            nationality: body.nationality,
+            locale: body.locale.unwrap_or(community.default_locale),
+            time_zone: body.time_zone.unwrap_or(community.time_zone),
+            birthday: body.birthday,
+            birthday_md: month_day(body.birthday),
+            languages: TagList(body.languages),
+            skills: TagList(body.skills),
+            is_volunteer: body.is_volunteer,
+            moved_in_on: body.moved_in_on,
+            moving_out_on: body.moving_out_on,
+            notify_reminders: preferences.reminders,
+            notify_birthday: preferences.birthday_card,
+            notify_feedback: preferences.feedback,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        check_person(&mut checks, &model);
+        checks.finish()?;
+        let model = model
+            .into_active_model()
+            .reset_all()
+            .insert(&state.db)
+            .await
+            .map_err(|e| ApiError::from(e).or_unique("email", DUPLICATE_EMAIL))?;
+        let (body, tag) = tagged(model);
+        Ok(Created::Created(body, tag))
+    }
+
+    /// List people (admin, organizers); filters combine.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        /// Only this community (organizers see only their own anyway).
+        community_id: Query<Option<Uuid>>,
+        /// ISO 3166-1 alpha-2.
+        nationality: Query<Option<String>>,
+        /// Speaks this language (BCP 47).
+        language: Query<Option<String>>,
+        is_volunteer: Query<Option<bool>>,
+        /// Part of the name or email, any case.
+        q: Query<Option<String>>,
+        /// Page size, 1–200.
+        limit: Query<Option<i64>>,
+        /// From `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<Page<Person>>> {
+        if caller.role == entities::enums::Role::Volunteer {
+            return Err(ApiError::forbidden("volunteer keys cannot list people"));
+        }
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let mut select = person::Entity::find();
+        if let Some(community) = caller.list_scope(community_id.0)? {
+            select = select.filter(person::Column::CommunityId.eq(community));
+        }
+        if let Some(nationality) = nationality.0 {
+            select = select.filter(person::Column::Nationality.eq(nationality.to_uppercase()));
+        }
+        if let Some(language) = language.0 {
+            let quoted = format!("%{}%", serde_json::Value::String(language));
+            select = select.filter(
+                Expr::col(person::Column::Languages)
+                    .cast_as(Alias::new("TEXT"))
+                    .like(quoted),
+            );
+        }
+        if let Some(is_volunteer) = is_volunteer.0 {
+            select = select.filter(person::Column::IsVolunteer.eq(is_volunteer));
+        }
+        if let Some(q) = q.0.filter(|q| !q.trim().is_empty()) {
+            let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
+            let like = || LikeExpr::new(pattern.clone()).escape('\\');
+            select = select.filter(
+                Condition::any()
+                    .add(Expr::expr(Func::lower(Expr::col(person::Column::FullName))).like(like()))
+                    .add(Expr::col(person::Column::EmailNormalized).like(like())),
+            );
+        }
+        let rows = page
+            .by_id(select, person::Column::Id)
+            .all(&state.db)
+            .await?;
+        Ok(Json(page.finish(
+            rows,
+            |m| Cursor { at: None, id: m.id },
+            Person::from,
+        )))
+    }
+
+    /// Get one person (managers of the community, or the person's own volunteer key).
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Person>> {
+        let (body, tag) = tagged(visible(&state, &caller, id.0).await?);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Change a person; a volunteer key may change its own person's details.
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: JsonBody<PersonPatch>,
+    ) -> Result<Fetched<Person>> {
+        let current = visible(&state, &caller, id.0).await?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
+        let patch = body.0;
+        if patch.is_volunteer.is_some() && !caller.can_manage(current.community_id) {
+            return Err(ApiError::forbidden(
+                "only organizers change who is a volunteer",
+            ));
+        }
+        let mut checks = Checks::from(patch.validate());
+        let mut next = current.clone();
+        if let Some(name) = patch.full_name {
+            next.full_name = name.trim().to_owned();
+        }
+        if let Some(email) = patch.email {
+            next.email_normalized = email.trim().to_lowercase();
+            next.email = email.trim().to_owned();
+        }
+        patch.phone.update_to(&mut next.phone);
+        if let Some(nationality) = patch.nationality {
+            next.nationality = nationality;
+        }
+        if let Some(locale) = patch.locale {
+            next.locale = locale;
+        }
+        if let Some(zone) = patch.time_zone {
+            next.time_zone = zone;
+        }
+        patch.birthday.update_to(&mut next.birthday);
+        next.birthday_md = month_day(next.birthday);
+        if let Some(languages) = patch.languages {
+            next.languages = TagList(languages);
+        }
+        if let Some(skills) = patch.skills {
+            next.skills = TagList(skills);
+        }
+        if let Some(is_volunteer) = patch.is_volunteer {
+            next.is_volunteer = is_volunteer;
+        }
+        patch.moved_in_on.update_to(&mut next.moved_in_on);
+        patch.moving_out_on.update_to(&mut next.moving_out_on);
+        if let Some(p) = patch.notifications {
+            next.notify_reminders = p.reminders.unwrap_or(next.notify_reminders);
+            next.notify_birthday = p.birthday_card.unwrap_or(next.notify_birthday);
+            next.notify_feedback = p.feedback.unwrap_or(next.notify_feedback);
+        }
+        check_person(&mut checks, &next);
+        checks.finish()?;
+        next.version = current.version + 1;
+        next.updated_at = now();
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await
+        .map_err(|e| e.or_unique("email", DUPLICATE_EMAIL))?;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Delete a person who has no sign-ups, registrations or keys (admin, organizers).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        let current = visible(&state, &caller, id.0).await?;
+        caller.require_manage(current.community_id)?;
+        person::Entity::delete_by_id(current.id)
+            .exec(&state.db)
+            .await
+            .map_err(|e| {
+                ApiError::from(e)
+                    .or_referenced("the person has sign-ups, registrations or API keys")
+            })?;
+        Ok(Deleted::NoContent)
+    }
+}
+
+/// Makes `%` and `_` in user input match themselves.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

@@ -1,0 +1,339 @@
+//! `/v1/shifts`
+
+use chrono::{DateTime, SubsecRound, Utc};
+use entities::enums::ShiftStatus;
+use entities::json::TagList;
+use entities::{shift, station};
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::state::AppState;
+use crate::store::save_versioned;
+use crate::time::now;
+use crate::validate::Checks;
+
+pub const MAX_CAPACITY: i32 = 10_000;
+
+/// A time slot at a station.
+#[derive(Object)]
+pub struct Shift {
+    pub id: Uuid,
+    pub station_id: Uuid,
+    pub community_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    /// Most volunteers confirmed at once; the rest wait in line.
+    pub capacity: i32,
+    /// Fewer confirmed than this and the shift is understaffed.
+    pub min_volunteers: i32,
+    pub languages_wanted: Vec<String>,
+    pub skills_wanted: Vec<String>,
+    pub notes: Option<String>,
+    pub status: ShiftStatus,
+    pub confirmed_count: i32,
+    pub waitlist_count: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<shift::Model> for Shift {
+    fn from(m: shift::Model) -> Self {
+        Self {
+            id: m.id,
+            station_id: m.station_id,
+            community_id: m.community_id,
+            starts_at: m.starts_at,
+            ends_at: m.ends_at,
+            capacity: m.capacity,
+            min_volunteers: m.min_volunteers,
+            languages_wanted: m.languages_wanted.0,
+            skills_wanted: m.skills_wanted.0,
+            notes: m.notes,
+            status: m.status,
+            confirmed_count: m.confirmed_count,
+            waitlist_count: m.waitlist_count,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct ShiftCreate {
+    pub station_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+    pub capacity: i32,
+    /// Defaults to 1.
+    pub min_volunteers: Option<i32>,
+    #[oai(default)]
+    #[serde(default)]
+    pub languages_wanted: Vec<String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub skills_wanted: Vec<String>,
+    #[validate(length(max = 4000))]
+    pub notes: Option<String>,
+}
+
+#[derive(Object, Deserialize)]
+pub struct ShiftPatch {
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    pub min_volunteers: Option<i32>,
+    pub languages_wanted: Option<Vec<String>>,
+    pub skills_wanted: Option<Vec<String>>,
+    #[serde(default)]
+    pub notes: MaybeUndefined<String>,
+}
+
+fn check_shift(checks: &mut Checks, s: &shift::Model) {
+    checks.interval(s.starts_at, s.ends_at);
+    checks.ensure(
+        (1..=MAX_CAPACITY).contains(&s.capacity),
+        "capacity",
+        "range",
+        "capacity must be between 1 and 10000",
+    );
+    checks.ensure(
+        (0..=s.capacity.max(0)).contains(&s.min_volunteers),
+        "min_volunteers",
+        "range",
+        "min_volunteers must be between 0 and the capacity",
+    );
+    checks.languages("languages_wanted", &s.languages_wanted.0);
+    checks.tags("skills_wanted", &s.skills_wanted.0, 64);
+    if s.notes.as_ref().is_some_and(|n| n.chars().count() > 4000) {
+        checks.fail("notes", "length", "length must be at most 4000");
+    }
+}
+
+fn tagged(model: shift::Model) -> (Json<Shift>, String) {
+    let tag = etag(model.version);
+    (Json(model.into()), tag)
+}
+
+/// Loads a shift of a community the caller can read; others are 404.
+async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<shift::Model> {
+    shift::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .filter(|s| caller.can_read(s.community_id))
+        .ok_or_else(|| ApiError::not_found("shift"))
+}
+
+pub struct ShiftsApi;
+
+#[OpenApi(prefix_path = "/v1/shifts", tag = "Tag::Shifts")]
+impl ShiftsApi {
+    /// Create a shift at a station (admin, or the community's organizers).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        body: JsonBody<ShiftCreate>,
+    ) -> Result<Created<Shift>> {
+        let body = body.0;
+        let mut checks = Checks::from(body.validate());
+        let station = station::Entity::find_by_id(body.station_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::invalid("station_id", "not_found", "no such station"))?;
+        caller.require_manage(station.community_id)?;
+        let now = now();
+        let model = shift::Model {
+            id: Uuid::now_v7(),
+            station_id: station.id,
+            community_id: station.community_id,
+            starts_at: body.starts_at.trunc_subsecs(6),
+            ends_at: body.ends_at.trunc_subsecs(6),
+            capacity: body.capacity,
+            min_volunteers: body.min_volunteers.unwrap_or(1.min(body.capacity)),
+            languages_wanted: TagList(body.languages_wanted),
+            skills_wanted: TagList(body.skills_wanted),
+            notes: body.notes,
+            status: ShiftStatus::Scheduled,
+            confirmed_count: 0,
+            waitlist_count: 0,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        check_shift(&mut checks, &model);
+        checks.finish()?;
+        let model = model
+            .into_active_model()
+            .reset_all()
+            .insert(&state.db)
+            .await?;
+        let (body, tag) = tagged(model);
+        Ok(Created::Created(body, tag))
+    }
+
+    /// List shifts by start time, in the caller's community (all for admins).
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        station_id: Query<Option<Uuid>>,
+        community_id: Query<Option<Uuid>>,
+        /// Shifts starting at or after this time.
+        from: Query<Option<DateTime<Utc>>>,
+        /// Shifts starting before this time.
+        to: Query<Option<DateTime<Utc>>>,
+        /// `true`: only shifts with places left; `false`: only full ones.
+        has_free_places: Query<Option<bool>>,
+        status: Query<Option<ShiftStatus>>,
+        /// Page size, 1–200.
+        limit: Query<Option<i64>>,
+        /// From `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<Page<Shift>>> {
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let mut select = shift::Entity::find();
+        if let Some(community) = caller.list_scope(community_id.0)? {
+            select = select.filter(shift::Column::CommunityId.eq(community));
+        }
+        if let Some(station) = station_id.0 {
+            select = select.filter(shift::Column::StationId.eq(station));
+        }
+        if let Some(from) = from.0 {
+            select = select.filter(shift::Column::StartsAt.gte(from));
+        }
+        if let Some(to) = to.0 {
+            select = select.filter(shift::Column::StartsAt.lt(to));
+        }
+        if let Some(free) = has_free_places.0 {
+            use sea_orm::sea_query::ExprTrait as _;
+            let confirmed = Expr::col(shift::Column::ConfirmedCount);
+            let capacity = Expr::col(shift::Column::Capacity);
+            select = select.filter(if free {
+                confirmed.lt(capacity)
+            } else {
+                confirmed.gte(capacity)
+            });
+        }
+        if let Some(status) = status.0 {
+            select = select.filter(shift::Column::Status.eq(status));
+        }
+        let rows = page
+            .by_time(select, shift::Column::StartsAt, shift::Column::Id)
+            .all(&state.db)
+            .await?;
+        Ok(Json(page.finish(
+            rows,
+            |m| Cursor {
+                at: Some(m.starts_at),
+                id: m.id,
+            },
+            Shift::from,
+        )))
+    }
+
+    /// Get one shift.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Shift>> {
+        let (body, tag) = tagged(visible(&state, &caller, id.0).await?);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Change a shift (admin, organizers). Capacity cannot drop below the confirmed count.
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: JsonBody<ShiftPatch>,
+    ) -> Result<Fetched<Shift>> {
+        let current = visible(&state, &caller, id.0).await?;
+        caller.require_manage(current.community_id)?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
+        if current.status == ShiftStatus::Cancelled {
+            return Err(ApiError::conflict("the shift is cancelled"));
+        }
+        let patch = body.0;
+        let mut next = current.clone();
+        if let Some(t) = patch.starts_at {
+            next.starts_at = t.trunc_subsecs(6);
+        }
+        if let Some(t) = patch.ends_at {
+            next.ends_at = t.trunc_subsecs(6);
+        }
+        if let Some(capacity) = patch.capacity {
+            next.capacity = capacity;
+        }
+        if let Some(min) = patch.min_volunteers {
+            next.min_volunteers = min;
+        }
+        if let Some(languages) = patch.languages_wanted {
+            next.languages_wanted = TagList(languages);
+        }
+        if let Some(skills) = patch.skills_wanted {
+            next.skills_wanted = TagList(skills);
+        }
+        patch.notes.update_to(&mut next.notes);
+        let mut checks = Checks::default();
+        check_shift(&mut checks, &next);
+        checks.finish()?;
+        if next.capacity < current.confirmed_count {
+            return Err(ApiError::conflict(format!(
+                "{} volunteers are confirmed; capacity cannot be lower",
+                current.confirmed_count
+            )));
+        }
+        next.version = current.version + 1;
+        next.updated_at = now();
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await?;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Delete a shift nobody has signed up for (admin, organizers).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        let current = visible(&state, &caller, id.0).await?;
+        caller.require_manage(current.community_id)?;
+        shift::Entity::delete_by_id(current.id)
+            .exec(&state.db)
+            .await
+            .map_err(|e| {
+                ApiError::from(e).or_referenced("volunteers have signed up for the shift")
+            })?;
+        Ok(Deleted::NoContent)
+    }
+}

@@ -1,0 +1,267 @@
+//! `/v1/stations`
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use entities::enums::StationKind;
+use entities::json::LocalizedText;
+use entities::{community, station};
+use poem::Request;
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{Object, OpenApi};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use serde::Deserialize;
+use uuid::Uuid;
+use validator::Validate;
+
+use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller, OptionalApiKey};
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::pagination::{Cursor, Page, PageRequest};
+use crate::state::AppState;
+use crate::store::save_versioned;
+use crate::time::now;
+use crate::validate::Checks;
+
+/// A service station.
+#[derive(Object)]
+pub struct Station {
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub kind: StationKind,
+    /// The name in several languages, keyed by locale.
+    pub name: BTreeMap<String, String>,
+    pub description: BTreeMap<String, String>,
+    pub location: Option<String>,
+    /// IANA time zone; the community's unless set.
+    pub time_zone: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<station::Model> for Station {
+    fn from(m: station::Model) -> Self {
+        Self {
+            id: m.id,
+            community_id: m.community_id,
+            kind: m.kind,
+            name: m.name.0,
+            description: m.description.0,
+            location: m.location,
+            time_zone: m.time_zone,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+#[derive(Object, Validate, Deserialize)]
+pub struct StationCreate {
+    pub community_id: Uuid,
+    pub kind: StationKind,
+    pub name: BTreeMap<String, String>,
+    #[oai(default)]
+    #[serde(default)]
+    pub description: BTreeMap<String, String>,
+    #[validate(length(min = 1, max = 500))]
+    pub location: Option<String>,
+    /// Defaults to the community's time zone.
+    pub time_zone: Option<String>,
+}
+
+#[derive(Object, Deserialize)]
+pub struct StationPatch {
+    pub kind: Option<StationKind>,
+    pub name: Option<BTreeMap<String, String>>,
+    pub description: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub location: MaybeUndefined<String>,
+    pub time_zone: Option<String>,
+}
+
+fn check_station(checks: &mut Checks, s: &station::Model) {
+    checks.localized("name", &s.name.0, 200, true);
+    checks.localized("description", &s.description.0, 4000, false);
+    if s.location
+        .as_ref()
+        .is_some_and(|l| !(1..=500).contains(&l.chars().count()))
+    {
+        checks.fail("location", "length", "length must be between 1 and 500");
+    }
+    checks.time_zone("time_zone", &s.time_zone);
+}
+
+fn tagged(model: station::Model) -> (Json<Station>, String) {
+    let tag = etag(model.version);
+    (Json(model.into()), tag)
+}
+
+/// Loads a station the caller may change.
+async fn managed(state: &AppState, caller: &Caller, id: Uuid) -> Result<station::Model> {
+    let station = station::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| ApiError::not_found("station"))?;
+    caller.require_manage(station.community_id)?;
+    Ok(station)
+}
+
+pub struct StationsApi;
+
+#[OpenApi(prefix_path = "/v1/stations", tag = "Tag::Stations")]
+impl StationsApi {
+    /// Open a station (admin, or the community's organizers).
+    #[oai(path = "/", method = "post")]
+    async fn create(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        body: JsonBody<StationCreate>,
+    ) -> Result<Created<Station>> {
+        let body = body.0;
+        caller.require_manage(body.community_id)?;
+        let mut checks = Checks::from(body.validate());
+        let community = community::Entity::find_by_id(body.community_id)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::invalid("community_id", "not_found", "no such community"))?;
+        let now = now();
+        let model = station::Model {
+            id: Uuid::now_v7(),
+            community_id: community.id,
+            kind: body.kind,
+            name: LocalizedText(body.name),
+            description: LocalizedText(body.description),
+            location: body.location,
+            time_zone: body.time_zone.unwrap_or(community.time_zone),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        check_station(&mut checks, &model);
+        checks.finish()?;
+        let model = model
+            .into_active_model()
+            .reset_all()
+            .insert(&state.db)
+            .await?;
+        let (body, tag) = tagged(model);
+        Ok(Created::Created(body, tag))
+    }
+
+    /// List stations. Public: no key needed.
+    #[oai(path = "/", method = "get")]
+    async fn list(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        community_id: Query<Option<Uuid>>,
+        kind: Query<Option<StationKind>>,
+        /// Page size, 1–200.
+        limit: Query<Option<i64>>,
+        /// From `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<Page<Station>>> {
+        auth.caller(req)?;
+        let page = PageRequest::new(limit.0, cursor.0)?;
+        let mut select = station::Entity::find();
+        if let Some(community) = community_id.0 {
+            select = select.filter(station::Column::CommunityId.eq(community));
+        }
+        if let Some(kind) = kind.0 {
+            select = select.filter(station::Column::Kind.eq(kind));
+        }
+        let rows = page
+            .by_id(select, station::Column::Id)
+            .all(&state.db)
+            .await?;
+        Ok(Json(page.finish(
+            rows,
+            |m| Cursor { at: None, id: m.id },
+            Station::from,
+        )))
+    }
+
+    /// Get one station. Public: no key needed.
+    #[oai(path = "/:id", method = "get")]
+    async fn get(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Station>> {
+        auth.caller(req)?;
+        let station = station::Entity::find_by_id(id.0)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::not_found("station"))?;
+        let (body, tag) = tagged(station);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Change a station (admin, or the community's organizers).
+    #[oai(path = "/:id", method = "patch")]
+    async fn update(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
+        body: JsonBody<StationPatch>,
+    ) -> Result<Fetched<Station>> {
+        let current = managed(&state, &caller, id.0).await?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
+        let patch = body.0;
+        let mut next = current.clone();
+        if let Some(kind) = patch.kind {
+            next.kind = kind;
+        }
+        if let Some(name) = patch.name {
+            next.name = LocalizedText(name);
+        }
+        if let Some(description) = patch.description {
+            next.description = LocalizedText(description);
+        }
+        patch.location.update_to(&mut next.location);
+        if let Some(zone) = patch.time_zone {
+            next.time_zone = zone;
+        }
+        let mut checks = Checks::default();
+        check_station(&mut checks, &next);
+        checks.finish()?;
+        next.version = current.version + 1;
+        next.updated_at = now();
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await?;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Close a station that has no shifts (admin, organizers).
+    #[oai(path = "/:id", method = "delete")]
+    async fn delete(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        let current = managed(&state, &caller, id.0).await?;
+        station::Entity::delete_by_id(current.id)
+            .exec(&state.db)
+            .await
+            .map_err(|e| ApiError::from(e).or_referenced("the station still has shifts"))?;
+        Ok(Deleted::NoContent)
+    }
+}

@@ -1,0 +1,29 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+}
+
+/// Settings of the HTTP service.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Origins allowed by CORS; empty allows none, `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            cors_origins: Vec::new(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! An API key: a random secret, stored only as its SHA-256 hash, with a role.
+
+use sea_orm::entity::prelude::*;
+
+use crate::enums::Role;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "api_keys")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    /// The first characters of the secret, to tell keys apart in lists.
+    pub prefix: String,
+    #[sea_orm(unique)]
+    pub secret_hash: String,
+    pub role: Role,
+    /// Set for organizer keys (their community) and volunteer keys.
+    pub community_id: Option<Uuid>,
+    /// Set for volunteer keys: the one person the key acts for.
+    pub person_id: Option<Uuid>,
+    pub created_at: DateTimeUtc,
+    pub revoked_at: Option<DateTimeUtc>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

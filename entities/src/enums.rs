@@ -1,0 +1,97 @@
+//! Enums stored as short strings, shared by the database and the API.
+
+use poem_openapi::Enum;
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Enum, Serialize, Deserialize)]
+        #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
+        #[oai(rename_all = "snake_case")]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name {
+            $(#[sea_orm(string_value = $value)] $variant,)+
+        }
+
+        impl $name {
+            /// The value stored in the database and sent over the API.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $value,)+ }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a service station is for.
+    StationKind {
+        ForeignFriends = "foreign_friends",
+        SocialWork = "social_work",
+        MicroHappiness = "micro_happiness",
+        Volunteer = "volunteer",
+        EnglishCorner = "english_corner",
+        Other = "other",
+    }
+);
+
+string_enum!(
+    /// Whether a shift still takes place.
+    ShiftStatus {
+        Scheduled = "scheduled",
+        Cancelled = "cancelled",
+    }
+);
+
+string_enum!(
+    /// Where a volunteer stands on a shift.
+    SignupStatus {
+        Confirmed = "confirmed",
+        Waitlisted = "waitlisted",
+        Cancelled = "cancelled",
+        Attended = "attended",
+        NoShow = "no_show",
+    }
+);
+
+string_enum!(
+    /// The life of a cultural event.
+    EventStatus {
+        Draft = "draft",
+        Published = "published",
+        Cancelled = "cancelled",
+        Completed = "completed",
+    }
+);
+
+string_enum!(
+    /// Where a resident stands on an event.
+    RegistrationStatus {
+        Registered = "registered",
+        Waitlisted = "waitlisted",
+        Cancelled = "cancelled",
+        CheckedIn = "checked_in",
+        NoShow = "no_show",
+    }
+);
+
+string_enum!(
+    /// The delivery state of one notification in the ledger.
+    NotificationStatus {
+        Queued = "queued",
+        Sent = "sent",
+        Failed = "failed",
+        Skipped = "skipped",
+        Missed = "missed",
+    }
+);
+
+string_enum!(
+    /// What an API key may do.
+    Role {
+        Admin = "admin",
+        Organizer = "organizer",
+        Volunteer = "volunteer",
+    }
+);

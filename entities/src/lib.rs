@@ -1,0 +1,18 @@
+//! Huashen's tables as sea-orm entities, and the enums they share with the API.
+//!
+//! This crate holds definitions only: no queries, no business rules.
+
+pub mod api_key;
+pub mod community;
+pub mod enums;
+pub mod event;
+pub mod event_registration;
+pub mod feedback;
+pub mod idempotency_key;
+pub mod json;
+pub mod notification;
+pub mod person;
+pub mod prelude;
+pub mod shift;
+pub mod shift_signup;
+pub mod station;

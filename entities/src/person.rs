@@ -1,0 +1,57 @@
+//! A resident or volunteer of a community.
+
+use sea_orm::entity::prelude::*;
+
+use crate::json::TagList;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "people")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub community_id: Uuid,
+    pub full_name: String,
+    /// As given; uniqueness is checked on `email_normalized`.
+    pub email: String,
+    /// Lower-cased email, unique per community.
+    pub email_normalized: String,
+    pub phone: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub nationality: String,
+    /// BCP 47 tag, e.g. `zh-CN`, `en`.
+    pub locale: String,
+    /// IANA time zone.
+    pub time_zone: String,
+    pub birthday: Option<Date>,
+    /// `MM-DD` of the birthday, indexed so the planner finds today's birthdays.
+    pub birthday_md: Option<String>,
+    pub languages: TagList,
+    pub skills: TagList,
+    pub is_volunteer: bool,
+    pub moved_in_on: Option<Date>,
+    pub moving_out_on: Option<Date>,
+    pub notify_reminders: bool,
+    pub notify_birthday: bool,
+    pub notify_feedback: bool,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+    pub version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {
+    #[sea_orm(
+        belongs_to = "super::community::Entity",
+        from = "Column::CommunityId",
+        to = "super::community::Column::Id"
+    )]
+    Community,
+}
+
+impl Related<super::community::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Community.def()
+    }
+}
+
+impl ActiveModelBehavior for ActiveModel {}

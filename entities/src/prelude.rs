@@ -1,0 +1,11 @@
+pub use crate::api_key::Entity as ApiKey;
+pub use crate::community::Entity as Community;
+pub use crate::event::Entity as Event;
+pub use crate::event_registration::Entity as EventRegistration;
+pub use crate::feedback::Entity as Feedback;
+pub use crate::idempotency_key::Entity as IdempotencyKey;
+pub use crate::notification::Entity as Notification;
+pub use crate::person::Entity as Person;
+pub use crate::shift::Entity as Shift;
+pub use crate::shift_signup::Entity as ShiftSignup;
+pub use crate::station::Entity as Station;
