@@ -10,6 +10,7 @@ use poem::middleware::{Cors, Tracing};
 use poem::{Endpoint, EndpointExt, Response, Route, Server};
 
 use crate::error::{body_limit, problem_responses};
+use crate::idempotency::Idempotency;
 use crate::routes;
 use crate::state::AppState;
 
@@ -47,8 +48,9 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .at("/openapi.json", spec_json)
         .at("/openapi.yaml", spec_yaml)
         .nest("/docs", docs)
-        .with(body_limit(state.settings.max_body_bytes))
         .around(problem_responses)
+        .with(Idempotency)
+        .with(body_limit(state.settings.max_body_bytes))
         .with(cors)
         .data(state)
         .with(Tracing)

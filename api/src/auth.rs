@@ -69,6 +69,18 @@ impl Caller {
         }
     }
 
+    /// Refuses unless the caller may act for `person_id` in `community_id`: volunteer
+    /// keys only for their own person, organizers for anyone of their community.
+    pub fn require_acting_for(&self, community_id: Uuid, person_id: Uuid) -> Result<(), ApiError> {
+        match self.role {
+            Role::Volunteer if self.person_id == Some(person_id) => Ok(()),
+            Role::Volunteer => Err(ApiError::forbidden(
+                "volunteer keys act only for their own person",
+            )),
+            _ => self.require_manage(community_id),
+        }
+    }
+
     /// The community a listing is confined to: `requested` for admins, the key's own otherwise.
     pub fn list_scope(&self, requested: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
         match (self.is_admin(), requested, self.community_id) {
@@ -105,16 +117,24 @@ impl OptionalApiKey {
     }
 }
 
+/// The live (not revoked) key whose secret is `secret`.
+pub async fn find_key(
+    db: &impl ConnectionTrait,
+    secret: &str,
+) -> Result<Option<api_key::Model>, ApiError> {
+    Ok(api_key::Entity::find()
+        .filter(api_key::Column::SecretHash.eq(hash_secret(secret)))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .one(db)
+        .await?)
+}
+
 async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    let key = api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(hash_secret(&bearer.token)))
-        .filter(api_key::Column::RevokedAt.is_null())
-        .one(&state.db)
-        .await
-        .map_err(ApiError::from)?
+    let key = find_key(&state.db, &bearer.token)
+        .await?
         .ok_or(ApiError::Unauthorized)?;
     Ok(Caller {
         key_id: key.id,

@@ -57,6 +57,25 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     .await
 }
 
+/// Runs a write transaction again, up to three times, when the database reports
+/// contention; other outcomes are returned as they are.
+pub async fn retry_contended<T, F, Fut>(mut attempt: F) -> Result<T, crate::error::ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::error::ApiError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(crate::error::ApiError::Busy) if tries < 3 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(20 * tries)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 fn create_parent_dir(url: &str) -> anyhow::Result<()> {
     let path = url
         .trim_start_matches("sqlite:")

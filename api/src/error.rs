@@ -73,6 +73,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     Unprocessable(String),
+    /// The database stayed contended (deadlock, lock timeout) after retries.
+    #[error("the service is busy; retry the request")]
+    Busy,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -119,6 +122,7 @@ impl ApiError {
             Self::Conflict(_) | Self::Duplicate | Self::Referenced => StatusCode::CONFLICT,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -155,6 +159,7 @@ fn slug(status: StatusCode) -> &'static str {
         413 => "payload-too-large",
         415 => "unsupported-media-type",
         422 => "unprocessable",
+        503 => "busy",
         _ if status.is_server_error() => "internal",
         _ => "error",
     }
@@ -165,12 +170,28 @@ impl From<DbErr> for ApiError {
         match err.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => Self::Duplicate,
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::Referenced,
+            _ if is_contention(&err) => Self::Busy,
             // SQLite reports ON DELETE RESTRICT as SQLITE_CONSTRAINT_TRIGGER (1811),
             // which sea-orm leaves unclassified; its message is fixed.
             _ if err.to_string().contains("FOREIGN KEY constraint failed") => Self::Referenced,
             _ => Self::Internal(err.into()),
         }
     }
+}
+
+/// A deadlock or serialization failure (PostgreSQL) or a lock wait that ran out
+/// (SQLite): the same transaction may well succeed when run again.
+fn is_contention(err: &DbErr) -> bool {
+    let text = err.to_string();
+    [
+        "40P01",
+        "40001",
+        "(code: 5)",
+        "(code: 517)",
+        "database is locked",
+    ]
+    .iter()
+    .any(|mark| text.contains(mark))
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -228,6 +249,7 @@ impl ApiResponse for ApiError {
                 problem(413, "The request body is too large."),
                 problem(422, "The request is well-formed but cannot be processed."),
                 problem(500, "An unexpected failure; details are in the server log."),
+                problem(503, "The database is contended; retry the request."),
             ],
         }
     }
@@ -245,7 +267,8 @@ pub async fn problem_responses<E: Endpoint>(next: E, req: Request) -> poem::Resu
     }
 }
 
-fn error_response(err: poem::Error) -> Response {
+/// The problem response for any error poem or a handler raised.
+pub fn error_response(err: poem::Error) -> Response {
     if let Some(api_error) = err.downcast_ref::<ApiError>() {
         return poem::error::ResponseError::as_response(api_error);
     }
@@ -295,9 +318,19 @@ pub struct BodyLimit<E> {
 }
 
 impl<E: Endpoint> Endpoint for BodyLimit<E> {
-    type Output = E::Output;
+    type Output = Response;
 
-    async fn call(&self, mut req: Request) -> poem::Result<Self::Output> {
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        match self.limit(req).await {
+            Ok(req) => self.inner.call(req).await.map(IntoResponse::into_response),
+            Err(err) => Ok(error_response(err)),
+        }
+    }
+}
+
+impl<E> BodyLimit<E> {
+    /// Passes the request on if its body fits, reading undeclared lengths up to the limit.
+    async fn limit(&self, mut req: Request) -> poem::Result<Request> {
         let too_large = || {
             poem::Error::from_string(
                 "the request body is too large",
@@ -319,6 +352,6 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
                 }
             }
         }
-        self.inner.call(req).await
+        Ok(req)
     }
 }

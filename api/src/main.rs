@@ -54,6 +54,9 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// Volunteers may cancel their own sign-up until this many minutes before the shift.
+    #[arg(long, env = "HUASHEN_SELF_CANCEL_LEAD_MINUTES", default_value_t = 180)]
+    self_cancel_lead_minutes: i64,
 }
 
 #[derive(clap::Args)]
@@ -141,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
                 settings: Arc::new(Settings {
                     cors_origins: args.cors_origins,
                     max_body_bytes: args.max_body_bytes,
+                    self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                 }),
             };
             app::serve(listener, state, shutdown_signal()).await?;

@@ -17,6 +17,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// How long before a shift starts volunteers may still cancel themselves.
+    pub self_cancel_lead: chrono::Duration,
 }
 
 impl Default for Settings {
@@ -24,6 +26,7 @@ impl Default for Settings {
         Self {
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            self_cancel_lead: chrono::Duration::hours(3),
         }
     }
 }

@@ -455,6 +455,60 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Inserts `count` volunteers of `community_id` straight into the database (fast,
+    /// for load tests) and returns their ids.
+    pub async fn volunteers(&self, community_id: &str, count: usize) -> Vec<String> {
+        use entities::json::TagList;
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+        let community_id = Uuid::parse_str(community_id).expect("a UUID");
+        let now = chrono::Utc::now();
+        let mut ids = Vec::with_capacity(count);
+        for n in 0..count {
+            let id = Uuid::now_v7();
+            entities::person::Model {
+                id,
+                community_id,
+                full_name: format!("Volunteer {n}"),
+                email: format!("volunteer{n}-{id}@example.com"),
+                email_normalized: format!("volunteer{n}-{id}@example.com"),
+                phone: None,
+                nationality: "CN".to_owned(),
+                locale: "zh-CN".to_owned(),
+                time_zone: "Asia/Shanghai".to_owned(),
+                birthday: None,
+                birthday_md: None,
+                languages: TagList(vec!["zh-CN".to_owned()]),
+                skills: TagList::default(),
+                is_volunteer: true,
+                moved_in_on: None,
+                moving_out_on: None,
+                notify_reminders: true,
+                notify_birthday: true,
+                notify_feedback: true,
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            }
+            .into_active_model()
+            .reset_all()
+            .insert(&self.db)
+            .await
+            .expect("inserting a volunteer");
+            ids.push(id.to_string());
+        }
+        ids
+    }
+}
+
+/// The `id` of a resource body.
+pub fn id(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_owned()
+}
+
 /// Overwrites the fields of `base` with those of `extra`.
 pub fn merge(base: &mut Value, extra: Value) {
     if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {

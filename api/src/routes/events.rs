@@ -11,7 +11,9 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 use validator::Validate;
@@ -20,8 +22,10 @@ use super::shifts::MAX_CAPACITY;
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
 use crate::auth::{ApiKey, Caller, OptionalApiKey};
 use crate::body::JsonBody;
+use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::registrations;
 use crate::state::AppState;
 use crate::store::save_versioned;
 use crate::time::now;
@@ -90,7 +94,7 @@ pub struct EventCreate {
     pub registration_closes_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Validate, Deserialize, Clone)]
 pub struct EventPatch {
     pub title: Option<BTreeMap<String, String>>,
     pub description: Option<BTreeMap<String, String>>,
@@ -105,6 +109,42 @@ pub struct EventPatch {
     pub registration_opens_at: MaybeUndefined<DateTime<Utc>>,
     #[serde(default)]
     pub registration_closes_at: MaybeUndefined<DateTime<Utc>>,
+}
+
+impl EventPatch {
+    /// `current` with this patch's fields applied.
+    fn apply(&self, current: &event::Model) -> event::Model {
+        let patch = self.clone();
+        let mut next = current.clone();
+        if let Some(title) = patch.title {
+            next.title = LocalizedText(title);
+        }
+        if let Some(description) = patch.description {
+            next.description = LocalizedText(description);
+        }
+        if let Some(category) = patch.category {
+            next.category = category;
+        }
+        patch.venue.update_to(&mut next.venue);
+        if let Some(t) = patch.starts_at {
+            next.starts_at = t.trunc_subsecs(6);
+        }
+        if let Some(t) = patch.ends_at {
+            next.ends_at = t.trunc_subsecs(6);
+        }
+        if let Some(capacity) = patch.capacity {
+            next.capacity = capacity;
+        }
+        patch
+            .registration_opens_at
+            .map_value(|t| t.trunc_subsecs(6))
+            .update_to(&mut next.registration_opens_at);
+        patch
+            .registration_closes_at
+            .map_value(|t| t.trunc_subsecs(6))
+            .update_to(&mut next.registration_closes_at);
+        next
+    }
 }
 
 fn check_event(checks: &mut Checks, e: &event::Model) {
@@ -219,6 +259,9 @@ impl EventsApi {
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
+        /// Makes a retried request safe: the first response is replayed (1–255 characters).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<EventCreate>,
     ) -> Result<Created<Event>> {
         let body = body.0;
@@ -340,7 +383,8 @@ impl EventsApi {
         Ok(Fetched::Ok(body, tag))
     }
 
-    /// Change an event (admin, organizers). Capacity cannot drop below the registered count.
+    /// Change an event (admin, organizers). Capacity cannot drop below the registered
+    /// count; raising it registers waitlisted people in the same transaction.
     #[oai(path = "/:id", method = "patch")]
     async fn update(
         &self,
@@ -352,65 +396,46 @@ impl EventsApi {
         if_match: Header<Option<String>>,
         body: JsonBody<EventPatch>,
     ) -> Result<Fetched<Event>> {
-        let current = managed(&state, &caller, id.0).await?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
-        if matches!(
-            current.status,
-            EventStatus::Cancelled | EventStatus::Completed
-        ) {
-            return Err(ApiError::conflict(format!(
-                "the event is {}",
-                current.status.as_str()
-            )));
-        }
         let patch = body.0;
-        let mut checks = Checks::from(patch.validate());
-        let mut next = current.clone();
-        if let Some(title) = patch.title {
-            next.title = LocalizedText(title);
-        }
-        if let Some(description) = patch.description {
-            next.description = LocalizedText(description);
-        }
-        if let Some(category) = patch.category {
-            next.category = category;
-        }
-        patch.venue.update_to(&mut next.venue);
-        if let Some(t) = patch.starts_at {
-            next.starts_at = t.trunc_subsecs(6);
-        }
-        if let Some(t) = patch.ends_at {
-            next.ends_at = t.trunc_subsecs(6);
-        }
-        if let Some(capacity) = patch.capacity {
-            next.capacity = capacity;
-        }
-        patch
-            .registration_opens_at
-            .map_value(|t| t.trunc_subsecs(6))
-            .update_to(&mut next.registration_opens_at);
-        patch
-            .registration_closes_at
-            .map_value(|t| t.trunc_subsecs(6))
-            .update_to(&mut next.registration_closes_at);
-        check_event(&mut checks, &next);
-        checks.finish()?;
-        if next.capacity < current.registered_count {
-            return Err(ApiError::conflict(format!(
-                "{} people are registered; capacity cannot be lower",
-                current.registered_count
-            )));
-        }
-        next.version = current.version + 1;
-        next.updated_at = now();
-        save_versioned(
-            &state.db,
-            next.clone().into_active_model(),
-            current.id,
-            current.version,
-        )
+        let changed = retry_contended(|| async {
+            let txn = begin_write(&state.db).await?;
+            let current = event::Entity::find_by_id(id.0)
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .filter(|e| may_see(Some(&caller), e))
+                .ok_or_else(|| ApiError::not_found("event"))?;
+            caller.require_manage(current.community_id)?;
+            check_if_match(if_match.0.as_deref(), current.version)?;
+            if matches!(
+                current.status,
+                EventStatus::Cancelled | EventStatus::Completed
+            ) {
+                return Err(ApiError::conflict(format!(
+                    "the event is {}",
+                    current.status.as_str()
+                )));
+            }
+            let mut checks = Checks::from(patch.validate());
+            let mut next = patch.apply(&current);
+            check_event(&mut checks, &next);
+            checks.finish()?;
+            if next.capacity < current.registered_count {
+                return Err(ApiError::conflict(format!(
+                    "{} people are registered; capacity cannot be lower",
+                    current.registered_count
+                )));
+            }
+            let now = now();
+            next.version = current.version + 1;
+            next.updated_at = now;
+            registrations::promote_waitlist(&txn, &mut next, now).await?;
+            let next = next.into_active_model().reset_all().update(&txn).await?;
+            txn.commit().await?;
+            Ok(next)
+        })
         .await?;
-        let (body, tag) = tagged(next);
+        let (body, tag) = tagged(changed);
         Ok(Fetched::Ok(body, tag))
     }
 

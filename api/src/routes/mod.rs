@@ -11,7 +11,9 @@ pub mod communities;
 pub mod events;
 pub mod health;
 pub mod people;
+pub mod registrations;
 pub mod shifts;
+pub mod signups;
 pub mod stations;
 
 #[derive(Tags)]
@@ -38,6 +40,8 @@ pub type Api = (
     stations::StationsApi,
     shifts::ShiftsApi,
     events::EventsApi,
+    registrations::RegistrationsApi,
+    signups::SignupsApi,
     api_keys::ApiKeysApi,
     health::HealthApi,
 );
@@ -51,6 +55,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             stations::StationsApi,
             shifts::ShiftsApi,
             events::EventsApi,
+            registrations::RegistrationsApi,
+            signups::SignupsApi,
             api_keys::ApiKeysApi,
             health::HealthApi,
         ),

@@ -205,7 +205,7 @@ fn tagged(model: person::Model) -> (Json<Person>, String) {
 const DUPLICATE_EMAIL: &str = "a person with this email already exists in the community";
 
 /// Loads a person the caller may see: managers of the community, or the person's own key.
-async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<person::Model> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<person::Model> {
     person::Entity::find_by_id(id)
         .one(&state.db)
         .await?
@@ -223,6 +223,9 @@ impl PeopleApi {
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
+        /// Makes a retried request safe: the first response is replayed (1–255 characters).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<PersonCreate>,
     ) -> Result<Created<Person>> {
         let body = body.0;

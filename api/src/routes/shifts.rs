@@ -9,7 +9,9 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 use validator::Validate;
@@ -17,10 +19,11 @@ use validator::Validate;
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
 use crate::auth::{ApiKey, Caller};
 use crate::body::JsonBody;
+use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::signups;
 use crate::state::AppState;
-use crate::store::save_versioned;
 use crate::time::now;
 use crate::validate::Checks;
 
@@ -88,7 +91,7 @@ pub struct ShiftCreate {
     pub notes: Option<String>,
 }
 
-#[derive(Object, Deserialize)]
+#[derive(Object, Deserialize, Clone)]
 pub struct ShiftPatch {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
@@ -98,6 +101,34 @@ pub struct ShiftPatch {
     pub skills_wanted: Option<Vec<String>>,
     #[serde(default)]
     pub notes: MaybeUndefined<String>,
+}
+
+impl ShiftPatch {
+    /// `current` with this patch's fields applied.
+    fn apply(&self, current: &shift::Model) -> shift::Model {
+        let patch = self.clone();
+        let mut next = current.clone();
+        if let Some(t) = patch.starts_at {
+            next.starts_at = t.trunc_subsecs(6);
+        }
+        if let Some(t) = patch.ends_at {
+            next.ends_at = t.trunc_subsecs(6);
+        }
+        if let Some(capacity) = patch.capacity {
+            next.capacity = capacity;
+        }
+        if let Some(min) = patch.min_volunteers {
+            next.min_volunteers = min;
+        }
+        if let Some(languages) = patch.languages_wanted {
+            next.languages_wanted = TagList(languages);
+        }
+        if let Some(skills) = patch.skills_wanted {
+            next.skills_wanted = TagList(skills);
+        }
+        patch.notes.update_to(&mut next.notes);
+        next
+    }
 }
 
 fn check_shift(checks: &mut Checks, s: &shift::Model) {
@@ -145,6 +176,9 @@ impl ShiftsApi {
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
+        /// Makes a retried request safe: the first response is replayed (1–255 characters).
+        #[oai(name = "Idempotency-Key")]
+        _idempotency_key: Header<Option<String>>,
         body: JsonBody<ShiftCreate>,
     ) -> Result<Created<Shift>> {
         let body = body.0;
@@ -257,7 +291,8 @@ impl ShiftsApi {
         Ok(Fetched::Ok(body, tag))
     }
 
-    /// Change a shift (admin, organizers). Capacity cannot drop below the confirmed count.
+    /// Change a shift (admin, organizers). Capacity cannot drop below the confirmed
+    /// count; raising it confirms waitlisted volunteers in the same transaction.
     #[oai(path = "/:id", method = "patch")]
     async fn update(
         &self,
@@ -269,52 +304,56 @@ impl ShiftsApi {
         if_match: Header<Option<String>>,
         body: JsonBody<ShiftPatch>,
     ) -> Result<Fetched<Shift>> {
-        let current = visible(&state, &caller, id.0).await?;
-        caller.require_manage(current.community_id)?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
-        if current.status == ShiftStatus::Cancelled {
-            return Err(ApiError::conflict("the shift is cancelled"));
-        }
         let patch = body.0;
-        let mut next = current.clone();
-        if let Some(t) = patch.starts_at {
-            next.starts_at = t.trunc_subsecs(6);
-        }
-        if let Some(t) = patch.ends_at {
-            next.ends_at = t.trunc_subsecs(6);
-        }
-        if let Some(capacity) = patch.capacity {
-            next.capacity = capacity;
-        }
-        if let Some(min) = patch.min_volunteers {
-            next.min_volunteers = min;
-        }
-        if let Some(languages) = patch.languages_wanted {
-            next.languages_wanted = TagList(languages);
-        }
-        if let Some(skills) = patch.skills_wanted {
-            next.skills_wanted = TagList(skills);
-        }
-        patch.notes.update_to(&mut next.notes);
-        let mut checks = Checks::default();
-        check_shift(&mut checks, &next);
-        checks.finish()?;
-        if next.capacity < current.confirmed_count {
-            return Err(ApiError::conflict(format!(
-                "{} volunteers are confirmed; capacity cannot be lower",
-                current.confirmed_count
-            )));
-        }
-        next.version = current.version + 1;
-        next.updated_at = now();
-        save_versioned(
-            &state.db,
-            next.clone().into_active_model(),
-            current.id,
-            current.version,
-        )
+        let changed = retry_contended(|| async {
+            let txn = begin_write(&state.db).await?;
+            let current = shift::Entity::find_by_id(id.0)
+                .lock_exclusive()
+                .one(&txn)
+                .await?
+                .filter(|s| caller.can_read(s.community_id))
+                .ok_or_else(|| ApiError::not_found("shift"))?;
+            caller.require_manage(current.community_id)?;
+            check_if_match(if_match.0.as_deref(), current.version)?;
+            if current.status == ShiftStatus::Cancelled {
+                return Err(ApiError::conflict("the shift is cancelled"));
+            }
+            let mut next = patch.apply(&current);
+            let mut checks = Checks::default();
+            check_shift(&mut checks, &next);
+            checks.finish()?;
+            if next.capacity < current.confirmed_count {
+                return Err(ApiError::conflict(format!(
+                    "{} volunteers are confirmed; capacity cannot be lower",
+                    current.confirmed_count
+                )));
+            }
+            if (next.starts_at, next.ends_at) != (current.starts_at, current.ends_at) {
+                signups::check_reschedule(&txn, &next).await?;
+            }
+            let now = now();
+            next.version = current.version + 1;
+            next.updated_at = now;
+            signups::promote_waitlist(&txn, &mut next, now).await?;
+            let next = next.into_active_model().reset_all().update(&txn).await?;
+            txn.commit().await?;
+            Ok(next)
+        })
         .await?;
-        let (body, tag) = tagged(next);
+        let (body, tag) = tagged(changed);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Cancel a shift and every sign-up on it (admin, organizers).
+    #[oai(path = "/:id/cancel", method = "post")]
+    async fn cancel(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Shift>> {
+        let shift = signups::cancel_shift(&state.db, &caller, id.0, now()).await?;
+        let (body, tag) = tagged(shift);
         Ok(Fetched::Ok(body, tag))
     }
 

@@ -1,16 +1,12 @@
 use entities::enums::Role;
-use huashen_tests::{Backend, TestApp, both_backends};
-use serde_json::{Value, json};
+use huashen_tests::{Backend, TestApp, both_backends, id};
+use serde_json::json;
 
 both_backends!(
     admin_manages_keys,
     bindings_are_checked,
     organizers_issue_volunteer_keys,
 );
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap().to_owned()
-}
 
 async fn admin_manages_keys(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -1,6 +1,6 @@
 use entities::enums::Role;
-use huashen_tests::{Backend, TestApp, both_backends};
-use serde_json::{Value, json};
+use huashen_tests::{Backend, TestApp, both_backends, id};
+use serde_json::json;
 
 both_backends!(
     draft_publish_cancel,
@@ -8,10 +8,6 @@ both_backends!(
     validation_and_patch,
     filters_and_pages,
 );
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap().to_owned()
-}
 
 async fn draft_publish_cancel(backend: Backend) {
     let app = TestApp::spawn(backend).await;

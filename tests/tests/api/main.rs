@@ -2,8 +2,12 @@
 
 mod api_keys;
 mod communities;
+mod concurrency;
 mod events;
+mod idempotency;
 mod people;
 mod protocol;
+mod registrations;
 mod shifts;
+mod signups;
 mod stations;

@@ -1,5 +1,5 @@
 use entities::enums::Role;
-use huashen_tests::{Backend, TestApp, both_backends};
+use huashen_tests::{Backend, TestApp, both_backends, id};
 use serde_json::{Value, json};
 
 both_backends!(
@@ -11,10 +11,6 @@ both_backends!(
     access_by_role,
     delete,
 );
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap().to_owned()
-}
 
 async fn create_with_community_defaults(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -96,7 +96,9 @@ async fn body_limit(backend: Backend) {
         .post(app.url("/v1/communities"))
         .bearer_auth(&app.admin_key)
         .header("content-type", "application/json")
-        .body(reqwest::Body::wrap_stream(futures_stream(chunks)))
+        .body(reqwest::Body::wrap_stream(futures_util::stream::iter(
+            chunks,
+        )))
         .send()
         .await
         .unwrap();
@@ -109,22 +111,6 @@ async fn body_limit(backend: Backend) {
     .await
     .expect(201);
     app.stop().await;
-}
-
-fn futures_stream(
-    chunks: Vec<Result<Vec<u8>, std::io::Error>>,
-) -> impl futures_core::Stream<Item = Result<Vec<u8>, std::io::Error>> + Send + 'static {
-    struct Chunks(std::vec::IntoIter<Result<Vec<u8>, std::io::Error>>);
-    impl futures_core::Stream for Chunks {
-        type Item = Result<Vec<u8>, std::io::Error>;
-        fn poll_next(
-            mut self: std::pin::Pin<&mut Self>,
-            _: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<Option<Self::Item>> {
-            std::task::Poll::Ready(self.0.next())
-        }
-    }
-    Chunks(chunks.into_iter())
 }
 
 async fn cors(backend: Backend) {

@@ -1,6 +1,6 @@
 use chrono::{Duration, Utc};
 use entities::enums::Role;
-use huashen_tests::{Backend, TestApp, both_backends};
+use huashen_tests::{Backend, TestApp, both_backends, id};
 use serde_json::{Value, json};
 
 both_backends!(
@@ -10,10 +10,6 @@ both_backends!(
     patch,
     scope,
 );
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap().to_owned()
-}
 
 async fn create_and_counts(backend: Backend) {
     let app = TestApp::spawn(backend).await;

@@ -1,12 +1,8 @@
 use entities::enums::Role;
-use huashen_tests::{Backend, TestApp, both_backends};
+use huashen_tests::{Backend, TestApp, both_backends, id};
 use serde_json::{Value, json};
 
 both_backends!(public_listing, create_patch_delete, organizer_scope,);
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap().to_owned()
-}
 
 async fn public_listing(backend: Backend) {
     let app = TestApp::spawn(backend).await;

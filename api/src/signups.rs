@@ -1,0 +1,487 @@
+//! Shift sign-ups: capacity, the waitlist and attendance, each change one transaction.
+//!
+//! Every write locks the shift row first (`SELECT … FOR UPDATE` on PostgreSQL; on
+//! SQLite the transaction is `BEGIN IMMEDIATE`, which already excludes other writers),
+//! then the person row, always in that order. So the capacity check and the insert are
+//! one atomic step, and two sign-ups of the same person for overlapping shifts cannot
+//! both pass the overlap check.
+
+use chrono::{DateTime, Duration, Utc};
+use entities::enums::{ShiftStatus, SignupStatus};
+use entities::{person, shift, shift_signup};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
+};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::db::{begin_write, retry_contended};
+use crate::error::ApiError;
+
+/// A sign-up as it was saved, with advice that did not stop it.
+pub struct SignupOutcome {
+    pub signup: shift_signup::Model,
+    /// E.g. the shift wants a language the person does not speak.
+    pub warnings: Vec<String>,
+}
+
+/// A cancelled sign-up and the people it made room for.
+pub struct CancelOutcome {
+    pub signup: shift_signup::Model,
+    pub promoted: Vec<shift_signup::Model>,
+}
+
+/// Locks and loads a shift the caller can see.
+async fn lock_shift(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<shift::Model, ApiError> {
+    shift::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .filter(|s| caller.can_read(s.community_id))
+        .ok_or_else(|| ApiError::not_found("shift"))
+}
+
+/// The first confirmed shift of `person_id` that overlaps `shift`, if any.
+async fn overlapping_shift(
+    txn: &DatabaseTransaction,
+    person_id: Uuid,
+    shift: &shift::Model,
+) -> Result<Option<shift::Model>, ApiError> {
+    Ok(shift::Entity::find()
+        .join(JoinType::InnerJoin, shift::Relation::ShiftSignup.def())
+        .filter(shift_signup::Column::PersonId.eq(person_id))
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .filter(shift::Column::Id.ne(shift.id))
+        .filter(shift::Column::Status.eq(ShiftStatus::Scheduled))
+        .filter(shift::Column::StartsAt.lt(shift.ends_at))
+        .filter(shift::Column::EndsAt.gt(shift.starts_at))
+        .one(txn)
+        .await?)
+}
+
+/// Saves the shift's counters and bumps its version: its representation changed,
+/// and a concurrent `PATCH` must not act on the old counts.
+async fn save_counts(
+    txn: &DatabaseTransaction,
+    shift: &shift::Model,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    shift::Entity::update_many()
+        .col_expr(
+            shift::Column::ConfirmedCount,
+            Expr::value(shift.confirmed_count),
+        )
+        .col_expr(
+            shift::Column::WaitlistCount,
+            Expr::value(shift.waitlist_count),
+        )
+        .col_expr(
+            shift::Column::Version,
+            Expr::col(shift::Column::Version).add(1),
+        )
+        .col_expr(shift::Column::UpdatedAt, Expr::value(now))
+        .filter(shift::Column::Id.eq(shift.id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Closes the gap left by the waitlisted sign-up that stood at `position`.
+async fn close_gap(
+    txn: &DatabaseTransaction,
+    shift_id: Uuid,
+    position: i32,
+) -> Result<(), ApiError> {
+    shift_signup::Entity::update_many()
+        .col_expr(
+            shift_signup::Column::WaitlistPosition,
+            Expr::col(shift_signup::Column::WaitlistPosition).sub(1),
+        )
+        .filter(shift_signup::Column::ShiftId.eq(shift_id))
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Waitlisted))
+        .filter(shift_signup::Column::WaitlistPosition.gt(position))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Confirms waitlisted volunteers, first in line first, while places are free.
+/// Someone who meanwhile holds an overlapping confirmed shift keeps their place in line.
+pub async fn promote_waitlist(
+    txn: &DatabaseTransaction,
+    shift: &mut shift::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<shift_signup::Model>, ApiError> {
+    let mut promoted = Vec::new();
+    if shift.confirmed_count >= shift.capacity || shift.waitlist_count == 0 {
+        return Ok(promoted);
+    }
+    let line = shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Waitlisted))
+        .order_by_asc(shift_signup::Column::WaitlistPosition)
+        .all(txn)
+        .await?;
+    let mut freed_positions = Vec::new();
+    for candidate in line {
+        if shift.confirmed_count >= shift.capacity {
+            break;
+        }
+        person::Entity::find_by_id(candidate.person_id)
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        if overlapping_shift(txn, candidate.person_id, shift)
+            .await?
+            .is_some()
+        {
+            continue;
+        }
+        freed_positions.extend(candidate.waitlist_position);
+        let mut active = candidate.into_active_model();
+        active.status = Set(SignupStatus::Confirmed);
+        active.waitlist_position = Set(None);
+        active.updated_at = Set(now);
+        promoted.push(active.update(txn).await?);
+        shift.confirmed_count += 1;
+        shift.waitlist_count -= 1;
+    }
+    // From the back, so each earlier position is still where it was.
+    for position in freed_positions.into_iter().rev() {
+        close_gap(txn, shift.id, position).await?;
+    }
+    Ok(promoted)
+}
+
+/// Refuses new times for `shift` that would give one of its confirmed volunteers two
+/// overlapping confirmed shifts.
+pub async fn check_reschedule(
+    txn: &DatabaseTransaction,
+    shift: &shift::Model,
+) -> Result<(), ApiError> {
+    let confirmed = shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .all(txn)
+        .await?;
+    for signup in confirmed {
+        if let Some(other) = overlapping_shift(txn, signup.person_id, shift).await? {
+            return Err(ApiError::conflict(format!(
+                "volunteer {} would then have two shifts at the same time (the other is {})",
+                signup.person_id, other.id
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Signs `person_id` up for `shift_id`: confirmed while places remain, else waitlisted.
+///
+/// # Errors
+/// 404 unknown shift; 403 not allowed to act for the person; 422 the person is not a
+/// volunteer of the shift's community; 409 the shift is cancelled or has started, the
+/// person is already signed up, or holds an overlapping confirmed shift.
+pub async fn sign_up(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<SignupOutcome, ApiError> {
+    retry_contended(|| sign_up_once(db, caller, shift_id, person_id, now)).await
+}
+
+async fn sign_up_once(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<SignupOutcome, ApiError> {
+    let txn = begin_write(db).await?;
+    let mut shift = lock_shift(&txn, caller, shift_id).await?;
+    caller.require_acting_for(shift.community_id, person_id)?;
+    let person = person::Entity::find_by_id(person_id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .filter(|p| p.community_id == shift.community_id)
+        .ok_or_else(|| {
+            ApiError::Unprocessable("no such person in the shift's community".to_owned())
+        })?;
+    if !person.is_volunteer {
+        return Err(ApiError::Unprocessable(
+            "the person is not a volunteer".to_owned(),
+        ));
+    }
+    if shift.status == ShiftStatus::Cancelled {
+        return Err(ApiError::conflict("the shift is cancelled"));
+    }
+    if shift.starts_at <= now {
+        return Err(ApiError::conflict("the shift has already started"));
+    }
+    let existing = shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .filter(shift_signup::Column::PersonId.eq(person.id))
+        .one(&txn)
+        .await?;
+    if let Some(existing) = &existing
+        && existing.status != SignupStatus::Cancelled
+    {
+        return Err(ApiError::conflict(format!(
+            "the person is already signed up for this shift ({})",
+            existing.status.as_str()
+        )));
+    }
+    if let Some(other) = overlapping_shift(&txn, person.id, &shift).await? {
+        return Err(ApiError::conflict(format!(
+            "the person already has a confirmed shift at the same time: {}",
+            other.id
+        )));
+    }
+    let (status, waitlist_position) = if shift.confirmed_count < shift.capacity {
+        shift.confirmed_count += 1;
+        (SignupStatus::Confirmed, None)
+    } else {
+        shift.waitlist_count += 1;
+        (SignupStatus::Waitlisted, Some(shift.waitlist_count))
+    };
+    let signup = match existing {
+        Some(cancelled) => {
+            let mut active = cancelled.into_active_model();
+            active.status = Set(status);
+            active.waitlist_position = Set(waitlist_position);
+            active.hours_credited = Set(None);
+            active.updated_at = Set(now);
+            active.update(&txn).await?
+        }
+        None => {
+            shift_signup::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                shift_id: Set(shift.id),
+                person_id: Set(person.id),
+                status: Set(status),
+                waitlist_position: Set(waitlist_position),
+                hours_credited: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    save_counts(&txn, &shift, now).await?;
+    txn.commit().await?;
+    Ok(SignupOutcome {
+        signup,
+        warnings: language_warnings(&shift, &person),
+    })
+}
+
+fn language_warnings(shift: &shift::Model, person: &person::Model) -> Vec<String> {
+    let wanted = &shift.languages_wanted.0;
+    let speaks = |lang: &String| {
+        person
+            .languages
+            .0
+            .iter()
+            .any(|spoken| spoken == lang || spoken.split('-').next() == lang.split('-').next())
+    };
+    if wanted.is_empty() || wanted.iter().any(speaks) {
+        Vec::new()
+    } else {
+        vec![format!(
+            "the shift wants a speaker of {}; the person's languages are {}",
+            wanted.join(", "),
+            if person.languages.0.is_empty() {
+                "not recorded".to_owned()
+            } else {
+                person.languages.0.join(", ")
+            }
+        )]
+    }
+}
+
+/// Cancels a sign-up and, in the same transaction, promotes from the waitlist.
+///
+/// Volunteers may cancel their own until `self_cancel_lead` before the start;
+/// organizers at any time before the end. Cancelling twice returns the cancelled sign-up.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+    self_cancel_lead: Duration,
+) -> Result<CancelOutcome, ApiError> {
+    retry_contended(|| cancel_once(db, caller, shift_id, person_id, now, self_cancel_lead)).await
+}
+
+async fn cancel_once(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+    self_cancel_lead: Duration,
+) -> Result<CancelOutcome, ApiError> {
+    let txn = begin_write(db).await?;
+    let mut shift = lock_shift(&txn, caller, shift_id).await?;
+    caller.require_acting_for(shift.community_id, person_id)?;
+    let signup = shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .filter(shift_signup::Column::PersonId.eq(person_id))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| ApiError::not_found("sign-up"))?;
+    match signup.status {
+        SignupStatus::Cancelled => {
+            return Ok(CancelOutcome {
+                signup,
+                promoted: Vec::new(),
+            });
+        }
+        SignupStatus::Attended | SignupStatus::NoShow => {
+            return Err(ApiError::conflict(
+                "attendance is already recorded for this sign-up",
+            ));
+        }
+        SignupStatus::Confirmed | SignupStatus::Waitlisted => {}
+    }
+    if shift.ends_at <= now {
+        return Err(ApiError::conflict("the shift is over"));
+    }
+    if !caller.can_manage(shift.community_id) && now > shift.starts_at - self_cancel_lead {
+        return Err(ApiError::conflict(format!(
+            "sign-ups can be cancelled up to {} minutes before the start; ask an organizer",
+            self_cancel_lead.num_minutes()
+        )));
+    }
+    let was = signup.status;
+    let position = signup.waitlist_position;
+    let mut active = signup.into_active_model();
+    active.status = Set(SignupStatus::Cancelled);
+    active.waitlist_position = Set(None);
+    active.updated_at = Set(now);
+    let signup = active.update(&txn).await?;
+    let mut promoted = Vec::new();
+    if was == SignupStatus::Confirmed {
+        shift.confirmed_count -= 1;
+        promoted = promote_waitlist(&txn, &mut shift, now).await?;
+    } else {
+        shift.waitlist_count -= 1;
+        if let Some(position) = position {
+            close_gap(&txn, shift.id, position).await?;
+        }
+    }
+    save_counts(&txn, &shift, now).await?;
+    txn.commit().await?;
+    Ok(CancelOutcome { signup, promoted })
+}
+
+/// Cancels a shift and every sign-up on it.
+pub async fn cancel_shift(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<shift::Model, ApiError> {
+    retry_contended(|| async {
+        let txn = begin_write(db).await?;
+        let mut shift = lock_shift(&txn, caller, shift_id).await?;
+        caller.require_manage(shift.community_id)?;
+        if shift.status == ShiftStatus::Cancelled {
+            return Ok(shift);
+        }
+        if shift.ends_at <= now {
+            return Err(ApiError::conflict("the shift is over"));
+        }
+        shift_signup::Entity::update_many()
+            .col_expr(
+                shift_signup::Column::Status,
+                Expr::value(SignupStatus::Cancelled),
+            )
+            .col_expr(
+                shift_signup::Column::WaitlistPosition,
+                Expr::value(Option::<i32>::None),
+            )
+            .col_expr(shift_signup::Column::UpdatedAt, Expr::value(now))
+            .filter(shift_signup::Column::ShiftId.eq(shift.id))
+            .filter(
+                shift_signup::Column::Status
+                    .is_in([SignupStatus::Confirmed, SignupStatus::Waitlisted]),
+            )
+            .exec(&txn)
+            .await?;
+        shift.status = ShiftStatus::Cancelled;
+        shift.confirmed_count = 0;
+        shift.waitlist_count = 0;
+        shift.version += 1;
+        shift.updated_at = now;
+        let shift = shift.into_active_model().reset_all().update(&txn).await?;
+        txn.commit().await?;
+        Ok(shift)
+    })
+    .await
+}
+
+/// Records whether a confirmed volunteer came, and the hours to credit.
+pub async fn record_attendance(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    shift_id: Uuid,
+    person_id: Uuid,
+    attended: bool,
+    hours: Option<f64>,
+    now: DateTime<Utc>,
+) -> Result<shift_signup::Model, ApiError> {
+    retry_contended(|| async {
+        let txn = begin_write(db).await?;
+        let shift = lock_shift(&txn, caller, shift_id).await?;
+        caller.require_manage(shift.community_id)?;
+        if shift.starts_at > now {
+            return Err(ApiError::conflict(
+                "attendance is recorded once the shift has started",
+            ));
+        }
+        let signup = shift_signup::Entity::find()
+            .filter(shift_signup::Column::ShiftId.eq(shift.id))
+            .filter(shift_signup::Column::PersonId.eq(person_id))
+            .one(&txn)
+            .await?
+            .ok_or_else(|| ApiError::not_found("sign-up"))?;
+        if !matches!(
+            signup.status,
+            SignupStatus::Confirmed | SignupStatus::Attended | SignupStatus::NoShow
+        ) {
+            return Err(ApiError::conflict(format!(
+                "only confirmed volunteers have attendance; this sign-up is {}",
+                signup.status.as_str()
+            )));
+        }
+        let length = (shift.ends_at - shift.starts_at).num_minutes() as f64 / 60.0;
+        let credited = match (attended, hours) {
+            (false, _) => 0.0,
+            (true, Some(hours)) => hours,
+            (true, None) => (length * 100.0).round() / 100.0,
+        };
+        let mut active = signup.into_active_model();
+        active.status = Set(if attended {
+            SignupStatus::Attended
+        } else {
+            SignupStatus::NoShow
+        });
+        active.hours_credited = Set(Some(credited));
+        active.updated_at = Set(now);
+        let signup = active.update(&txn).await?;
+        txn.commit().await?;
+        Ok(signup)
+    })
+    .await
+}

@@ -1,0 +1,241 @@
+//! Capacity holds however many requests race, on SQLite and PostgreSQL.
+//!
+//! `HUASHEN_RACE_ROUNDS` sets how many rounds each test runs (default 3).
+
+use futures_util::future::join_all;
+use huashen_tests::{Backend, TestApp, both_backends, id};
+use serde_json::json;
+
+both_backends!(
+    signups_never_overbook,
+    cancel_and_signup_race,
+    registrations_never_overbook
+);
+
+const RACERS: usize = 200;
+const CAPACITY: i32 = 5;
+
+fn rounds() -> usize {
+    std::env::var("HUASHEN_RACE_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3)
+}
+
+/// Checks what must hold of any list of sign-ups or registrations: at most `capacity`
+/// holding a place, the counters right, and the line numbered 1..n without gaps.
+async fn assert_consistent(
+    app: &TestApp,
+    list: &str,
+    resource: &str,
+    held: &str,
+    count_field: &str,
+    capacity: i64,
+) -> (usize, usize) {
+    let (rows, _) = app.all_pages(list, Some(&app.admin_key), 200).await;
+    let holding = rows.iter().filter(|r| r["status"] == held).count();
+    let mut line: Vec<i64> = rows
+        .iter()
+        .filter(|r| r["status"] == "waitlisted")
+        .map(|r| {
+            r["waitlist_position"]
+                .as_i64()
+                .expect("a waitlisted row has a position")
+        })
+        .collect();
+    line.sort_unstable();
+    assert!(
+        holding as i64 <= capacity,
+        "{holding} hold a place of {capacity}"
+    );
+    assert_eq!(
+        line,
+        (1..=line.len() as i64).collect::<Vec<_>>(),
+        "positions are dense"
+    );
+    if !line.is_empty() {
+        assert_eq!(
+            holding as i64, capacity,
+            "nobody waits while a place is free"
+        );
+    }
+    let body = app
+        .get(resource, Some(&app.admin_key))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(body[count_field], json!(holding), "{count_field}");
+    assert_eq!(body["waitlist_count"], json!(line.len()), "waitlist_count");
+    (holding, line.len())
+}
+
+async fn signups_never_overbook(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let people = app.volunteers(&community, RACERS).await;
+    for round in 0..rounds() {
+        // Each round's shift at its own time, so the volunteers' shifts never overlap.
+        let shift = id(&app.shift(&station, 24 + 3 * round as i64, CAPACITY).await);
+        let path = format!("/v1/shifts/{shift}/signups");
+        let replies = join_all(
+            people
+                .iter()
+                .map(|p| app.post(&path, Some(&app.admin_key), json!({"person_id": p}))),
+        )
+        .await;
+        let statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        assert!(
+            statuses.iter().all(|s| *s == 201),
+            "round {round}: {statuses:?}"
+        );
+        let confirmed = replies
+            .iter()
+            .filter(|r| r.body["status"] == "confirmed")
+            .count();
+        assert_eq!(confirmed, CAPACITY as usize, "round {round}");
+        let (holding, waiting) = assert_consistent(
+            &app,
+            &path,
+            &format!("/v1/shifts/{shift}"),
+            "confirmed",
+            "confirmed_count",
+            CAPACITY.into(),
+        )
+        .await;
+        assert_eq!(
+            (holding, waiting),
+            (CAPACITY as usize, RACERS - CAPACITY as usize)
+        );
+    }
+    app.stop().await;
+}
+
+async fn cancel_and_signup_race(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let people = app.volunteers(&community, 60).await;
+    for round in 0..rounds() {
+        let shift = id(&app.shift(&station, 24 + 3 * round as i64, CAPACITY).await);
+        let path = format!("/v1/shifts/{shift}/signups");
+        for person in &people[..30] {
+            app.post(&path, Some(&app.admin_key), json!({"person_id": person}))
+                .await
+                .expect(201);
+        }
+        // Cancel confirmed and waitlisted people while 30 others sign up.
+        let cancels = people[..30].iter().step_by(3).map(|p| {
+            let url = format!("{path}/{p}");
+            let app = &app;
+            async move { app.delete(&url, Some(&app.admin_key)).await }
+        });
+        let signups = people[30..]
+            .iter()
+            .map(|p| app.post(&path, Some(&app.admin_key), json!({"person_id": p})));
+        let (cancelled, signed) =
+            futures_util::future::join(join_all(cancels), join_all(signups)).await;
+        assert!(
+            cancelled.iter().all(|r| r.status == 200),
+            "{:?}",
+            cancelled.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        assert!(
+            signed.iter().all(|r| r.status == 201),
+            "{:?}",
+            signed.iter().map(|r| &r.text).collect::<Vec<_>>()
+        );
+        let (holding, waiting) = assert_consistent(
+            &app,
+            &path,
+            &format!("/v1/shifts/{shift}"),
+            "confirmed",
+            "confirmed_count",
+            CAPACITY.into(),
+        )
+        .await;
+        assert_eq!(holding + waiting, 60 - 10, "round {round}");
+    }
+    app.stop().await;
+}
+
+async fn registrations_never_overbook(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let people = app.volunteers(&community, RACERS).await;
+    let (first_wave, latecomers) = people.split_at(150);
+    let admin = Some(app.admin_key.as_str());
+    for round in 0..rounds() {
+        let event = id(&app.event(&community, 24 + round as i64).await);
+        app.patch(
+            &format!("/v1/events/{event}"),
+            admin,
+            json!({"capacity": CAPACITY}),
+            None,
+        )
+        .await
+        .expect(200);
+        app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+            .await
+            .expect(200);
+        let path = format!("/v1/events/{event}/registrations");
+        let replies = join_all(
+            first_wave
+                .iter()
+                .map(|p| app.post(&path, admin, json!({"person_id": p}))),
+        )
+        .await;
+        assert!(replies.iter().all(|r| r.status == 201), "round {round}");
+        let (holding, waiting) = assert_consistent(
+            &app,
+            &path,
+            &format!("/v1/events/{event}"),
+            "registered",
+            "registered_count",
+            CAPACITY.into(),
+        )
+        .await;
+        assert_eq!(
+            (holding, waiting),
+            (CAPACITY as usize, 150 - CAPACITY as usize)
+        );
+        // Everyone registered and every other one in line cancels while latecomers race in.
+        let (rows, _) = app.all_pages(&path, admin, 200).await;
+        let leaving: Vec<String> = rows
+            .iter()
+            .filter(|r| {
+                r["status"] == "registered"
+                    || r["waitlist_position"].as_i64().is_some_and(|p| p % 2 == 0)
+            })
+            .map(|r| r["person_id"].as_str().unwrap().to_owned())
+            .collect();
+        let cancels = join_all(leaving.iter().map(|p| {
+            let url = format!("{path}/{p}");
+            let app = &app;
+            async move { app.delete(&url, Some(&app.admin_key)).await }
+        }));
+        let joins = join_all(
+            latecomers
+                .iter()
+                .map(|p| app.post(&path, admin, json!({"person_id": p}))),
+        );
+        let (cancelled, joined) = futures_util::future::join(cancels, joins).await;
+        assert!(cancelled.iter().all(|r| r.status == 200), "round {round}");
+        assert!(joined.iter().all(|r| r.status == 201), "round {round}");
+        let (holding, waiting) = assert_consistent(
+            &app,
+            &path,
+            &format!("/v1/events/{event}"),
+            "registered",
+            "registered_count",
+            CAPACITY.into(),
+        )
+        .await;
+        assert_eq!(
+            holding + waiting,
+            150 + latecomers.len() - leaving.len(),
+            "round {round}"
+        );
+    }
+    app.stop().await;
+}
