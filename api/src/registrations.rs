@@ -17,6 +17,11 @@ use crate::auth::Caller;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 
+/// `cancel_reason` of a registration the person or an organizer withdrew.
+pub const CANCEL_WITHDRAWN: &str = "withdrawn";
+/// `cancel_reason` of the registrations of a cancelled event.
+pub const CANCEL_EVENT_CANCELLED: &str = "event_cancelled";
+
 pub struct CancelOutcome {
     pub registration: event_registration::Model,
     pub promoted: Vec<event_registration::Model>,
@@ -105,6 +110,7 @@ pub async fn promote_waitlist(
         let mut active = registration.into_active_model();
         active.status = Set(RegistrationStatus::Registered);
         active.waitlist_position = Set(None);
+        active.promoted_at = Set(Some(now));
         active.updated_at = Set(now);
         promoted.push(active.update(txn).await?);
     }
@@ -194,6 +200,7 @@ async fn register_once(
             active.status = Set(status);
             active.waitlist_position = Set(waitlist_position);
             active.checked_in_at = Set(None);
+            active.cancel_reason = Set(None);
             active.updated_at = Set(now);
             active.update(&txn).await?
         }
@@ -205,6 +212,8 @@ async fn register_once(
                 status: Set(status),
                 waitlist_position: Set(waitlist_position),
                 checked_in_at: Set(None),
+                promoted_at: Set(None),
+                cancel_reason: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -258,6 +267,7 @@ pub async fn cancel(
         let mut active = registration.into_active_model();
         active.status = Set(RegistrationStatus::Cancelled);
         active.waitlist_position = Set(None);
+        active.cancel_reason = Set(Some(CANCEL_WITHDRAWN.to_owned()));
         active.updated_at = Set(now);
         let registration = active.update(&txn).await?;
         let mut promoted = Vec::new();
@@ -359,6 +369,73 @@ pub async fn mark_no_shows(
             .rows_affected;
         txn.commit().await?;
         Ok(marked)
+    })
+    .await
+}
+
+/// Moves an event from `draft` to `published`, or from either to `cancelled`; the
+/// same status again changes nothing. Cancelling also cancels every registration.
+pub async fn change_status(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    event_id: Uuid,
+    to: EventStatus,
+    now: DateTime<Utc>,
+) -> Result<event::Model, ApiError> {
+    retry_contended(|| async {
+        let txn = begin_write(db).await?;
+        let mut event = lock_event(&txn, caller, event_id).await?;
+        caller.require_manage(event.community_id)?;
+        if event.status == to {
+            return Ok(event);
+        }
+        let allowed = matches!(
+            (event.status, to),
+            (EventStatus::Draft, EventStatus::Published)
+                | (
+                    EventStatus::Draft | EventStatus::Published,
+                    EventStatus::Cancelled
+                )
+        );
+        if !allowed {
+            return Err(ApiError::conflict(format!(
+                "a {} event cannot become {}",
+                event.status.as_str(),
+                to.as_str()
+            )));
+        }
+        if to == EventStatus::Cancelled {
+            event_registration::Entity::update_many()
+                .col_expr(
+                    event_registration::Column::Status,
+                    Expr::value(RegistrationStatus::Cancelled),
+                )
+                .col_expr(
+                    event_registration::Column::WaitlistPosition,
+                    Expr::value(Option::<i32>::None),
+                )
+                .col_expr(
+                    event_registration::Column::CancelReason,
+                    Expr::value(CANCEL_EVENT_CANCELLED),
+                )
+                .col_expr(event_registration::Column::UpdatedAt, Expr::value(now))
+                .filter(event_registration::Column::EventId.eq(event.id))
+                .filter(event_registration::Column::Status.is_in([
+                    RegistrationStatus::Registered,
+                    RegistrationStatus::Waitlisted,
+                ]))
+                .exec(&txn)
+                .await?;
+            event.registered_count = 0;
+            event.waitlist_count = 0;
+            event.cancelled_at = Some(now);
+        }
+        event.status = to;
+        event.version += 1;
+        event.updated_at = now;
+        let event = event.into_active_model().reset_all().update(&txn).await?;
+        txn.commit().await?;
+        Ok(event)
     })
     .await
 }

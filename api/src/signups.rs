@@ -20,6 +20,11 @@ use crate::auth::Caller;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 
+/// `cancel_reason` of a sign-up the person or an organizer withdrew.
+pub const CANCEL_WITHDRAWN: &str = "withdrawn";
+/// `cancel_reason` of the sign-ups of a cancelled shift.
+pub const CANCEL_SHIFT_CANCELLED: &str = "shift_cancelled";
+
 /// A sign-up as it was saved, with advice that did not stop it.
 pub struct SignupOutcome {
     pub signup: shift_signup::Model,
@@ -147,6 +152,7 @@ pub async fn promote_waitlist(
         let mut active = candidate.into_active_model();
         active.status = Set(SignupStatus::Confirmed);
         active.waitlist_position = Set(None);
+        active.promoted_at = Set(Some(now));
         active.updated_at = Set(now);
         promoted.push(active.update(txn).await?);
         shift.confirmed_count += 1;
@@ -258,6 +264,7 @@ async fn sign_up_once(
             active.status = Set(status);
             active.waitlist_position = Set(waitlist_position);
             active.hours_credited = Set(None);
+            active.cancel_reason = Set(None);
             active.updated_at = Set(now);
             active.update(&txn).await?
         }
@@ -269,6 +276,8 @@ async fn sign_up_once(
                 status: Set(status),
                 waitlist_position: Set(waitlist_position),
                 hours_credited: Set(None),
+                promoted_at: Set(None),
+                cancel_reason: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
             }
@@ -368,6 +377,7 @@ async fn cancel_once(
     let mut active = signup.into_active_model();
     active.status = Set(SignupStatus::Cancelled);
     active.waitlist_position = Set(None);
+    active.cancel_reason = Set(Some(CANCEL_WITHDRAWN.to_owned()));
     active.updated_at = Set(now);
     let signup = active.update(&txn).await?;
     let mut promoted = Vec::new();
@@ -411,6 +421,10 @@ pub async fn cancel_shift(
                 shift_signup::Column::WaitlistPosition,
                 Expr::value(Option::<i32>::None),
             )
+            .col_expr(
+                shift_signup::Column::CancelReason,
+                Expr::value(CANCEL_SHIFT_CANCELLED),
+            )
             .col_expr(shift_signup::Column::UpdatedAt, Expr::value(now))
             .filter(shift_signup::Column::ShiftId.eq(shift.id))
             .filter(
@@ -420,6 +434,7 @@ pub async fn cancel_shift(
             .exec(&txn)
             .await?;
         shift.status = ShiftStatus::Cancelled;
+        shift.cancelled_at = Some(now);
         shift.confirmed_count = 0;
         shift.waitlist_count = 0;
         shift.version += 1;

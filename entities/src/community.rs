@@ -14,6 +14,8 @@ pub struct Model {
     pub name: LocalizedText,
     pub time_zone: String,
     pub default_locale: String,
+    /// How long before a shift or event its reminder goes out.
+    pub reminder_lead_minutes: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Bumped on every change; the resource's ETag.

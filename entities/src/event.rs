@@ -23,6 +23,7 @@ pub struct Model {
     pub status: EventStatus,
     pub registered_count: i32,
     pub waitlist_count: i32,
+    pub cancelled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

@@ -14,6 +14,10 @@ pub struct Model {
     pub status: RegistrationStatus,
     pub waitlist_position: Option<i32>,
     pub checked_in_at: Option<DateTimeUtc>,
+    /// When the registration last moved from the waitlist to registered.
+    pub promoted_at: Option<DateTimeUtc>,
+    /// `withdrawn` (the person or an organizer) or `event_cancelled`.
+    pub cancel_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

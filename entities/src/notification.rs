@@ -26,6 +26,8 @@ pub struct Model {
     pub last_error: Option<String>,
     pub skip_reason: Option<String>,
     pub sent_at: Option<DateTimeUtc>,
+    /// A sender holds the row until then; afterwards it may be taken again.
+    pub locked_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -28,6 +28,8 @@ pub struct Model {
     pub languages: TagList,
     pub skills: TagList,
     pub is_volunteer: bool,
+    /// Receives the organizer digest.
+    pub is_organizer: bool,
     pub moved_in_on: Option<Date>,
     pub moving_out_on: Option<Date>,
     pub notify_reminders: bool,

@@ -24,6 +24,7 @@ pub struct Model {
     /// Maintained in the same transaction as the sign-ups they count.
     pub confirmed_count: i32,
     pub waitlist_count: i32,
+    pub cancelled_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

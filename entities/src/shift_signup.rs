@@ -15,6 +15,10 @@ pub struct Model {
     /// 1-based while waitlisted, otherwise empty.
     pub waitlist_position: Option<i32>,
     pub hours_credited: Option<f64>,
+    /// When the sign-up last moved from the waitlist to confirmed.
+    pub promoted_at: Option<DateTimeUtc>,
+    /// `withdrawn` (the person or an organizer) or `shift_cancelled`.
+    pub cancel_reason: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

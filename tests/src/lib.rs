@@ -481,6 +481,7 @@ impl TestApp {
                 languages: TagList(vec!["zh-CN".to_owned()]),
                 skills: TagList::default(),
                 is_volunteer: true,
+                is_organizer: false,
                 moved_in_on: None,
                 moving_out_on: None,
                 notify_reminders: true,

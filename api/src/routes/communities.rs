@@ -35,6 +35,8 @@ pub struct Community {
     pub time_zone: String,
     /// The locale for texts when a person's own is missing, e.g. `zh-CN`.
     pub default_locale: String,
+    /// How long before a shift or event its reminder is sent, in minutes.
+    pub reminder_lead_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -47,6 +49,7 @@ impl From<community::Model> for Community {
             name: m.name.0,
             time_zone: m.time_zone,
             default_locale: m.default_locale,
+            reminder_lead_minutes: m.reminder_lead_minutes,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -60,6 +63,9 @@ pub struct CommunityCreate {
     pub name: BTreeMap<String, String>,
     pub time_zone: String,
     pub default_locale: String,
+    /// 30 minutes to 7 days; 1440 (a day) unless given.
+    #[validate(range(min = 30, max = 10080))]
+    pub reminder_lead_minutes: Option<i32>,
 }
 
 #[derive(Object, Validate, Deserialize)]
@@ -69,7 +75,12 @@ pub struct CommunityPatch {
     pub name: Option<BTreeMap<String, String>>,
     pub time_zone: Option<String>,
     pub default_locale: Option<String>,
+    #[validate(range(min = 30, max = 10080))]
+    pub reminder_lead_minutes: Option<i32>,
 }
+
+/// Reminders go out a day ahead unless the community says otherwise.
+pub const DEFAULT_REMINDER_LEAD_MINUTES: i32 = 24 * 60;
 
 fn check_slug(checks: &mut Checks, slug: &str) {
     let ok = slug
@@ -124,6 +135,9 @@ impl CommunitiesApi {
             name: Set(LocalizedText(body.name)),
             time_zone: Set(body.time_zone),
             default_locale: Set(body.default_locale),
+            reminder_lead_minutes: Set(body
+                .reminder_lead_minutes
+                .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES)),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
@@ -209,6 +223,9 @@ impl CommunitiesApi {
         if let Some(locale) = patch.default_locale {
             checks.locale("default_locale", &locale);
             next.default_locale = locale;
+        }
+        if let Some(lead) = patch.reminder_lead_minutes {
+            next.reminder_lead_minutes = lead;
         }
         checks.finish()?;
         next.version = current.version + 1;

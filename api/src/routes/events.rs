@@ -27,7 +27,6 @@ use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::registrations;
 use crate::state::AppState;
-use crate::store::save_versioned;
 use crate::time::now;
 use crate::validate::Checks;
 
@@ -207,48 +206,6 @@ async fn managed(state: &AppState, caller: &Caller, id: Uuid) -> Result<event::M
     Ok(event)
 }
 
-/// Moves an event to `to`, refusing transitions that make no sense.
-async fn transition(
-    state: &AppState,
-    caller: &Caller,
-    id: Uuid,
-    to: EventStatus,
-) -> Result<Fetched<Event>> {
-    let current = managed(state, caller, id).await?;
-    if current.status == to {
-        let (body, tag) = tagged(current);
-        return Ok(Fetched::Ok(body, tag));
-    }
-    let allowed = matches!(
-        (current.status, to),
-        (EventStatus::Draft, EventStatus::Published)
-            | (
-                EventStatus::Draft | EventStatus::Published,
-                EventStatus::Cancelled
-            )
-    );
-    if !allowed {
-        return Err(ApiError::conflict(format!(
-            "a {} event cannot become {}",
-            current.status.as_str(),
-            to.as_str()
-        )));
-    }
-    let mut next = current.clone();
-    next.status = to;
-    next.version = current.version + 1;
-    next.updated_at = now();
-    save_versioned(
-        &state.db,
-        next.clone().into_active_model(),
-        current.id,
-        current.version,
-    )
-    .await?;
-    let (body, tag) = tagged(next);
-    Ok(Fetched::Ok(body, tag))
-}
-
 pub struct EventsApi;
 
 #[OpenApi(prefix_path = "/v1/events", tag = "Tag::Events")]
@@ -287,6 +244,7 @@ impl EventsApi {
             status: EventStatus::Draft,
             registered_count: 0,
             waitlist_count: 0,
+            cancelled_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -447,10 +405,14 @@ impl EventsApi {
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Event>> {
-        transition(&state, &caller, id.0, EventStatus::Published).await
+        let event =
+            registrations::change_status(&state.db, &caller, id.0, EventStatus::Published, now())
+                .await?;
+        let (body, tag) = tagged(event);
+        Ok(Fetched::Ok(body, tag))
     }
 
-    /// Cancel a draft or published event.
+    /// Cancel a draft or published event, and with it every registration.
     #[oai(path = "/:id/cancel", method = "post")]
     async fn cancel(
         &self,
@@ -458,7 +420,11 @@ impl EventsApi {
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Event>> {
-        transition(&state, &caller, id.0, EventStatus::Cancelled).await
+        let event =
+            registrations::change_status(&state.db, &caller, id.0, EventStatus::Cancelled, now())
+                .await?;
+        let (body, tag) = tagged(event);
+        Ok(Fetched::Ok(body, tag))
     }
 
     /// Delete a draft (admin, organizers); published events are cancelled instead.

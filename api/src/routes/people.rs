@@ -72,6 +72,8 @@ pub struct Person {
     pub languages: Vec<String>,
     pub skills: Vec<String>,
     pub is_volunteer: bool,
+    /// Receives the daily organizer digest.
+    pub is_organizer: bool,
     pub moved_in_on: Option<NaiveDate>,
     pub moving_out_on: Option<NaiveDate>,
     pub notifications: NotificationPreferences,
@@ -94,6 +96,7 @@ impl From<person::Model> for Person {
             languages: m.languages.0,
             skills: m.skills.0,
             is_volunteer: m.is_volunteer,
+            is_organizer: m.is_organizer,
             moved_in_on: m.moved_in_on,
             moving_out_on: m.moving_out_on,
             notifications: NotificationPreferences {
@@ -131,6 +134,9 @@ pub struct PersonCreate {
     #[oai(default)]
     #[serde(default)]
     pub is_volunteer: bool,
+    #[oai(default)]
+    #[serde(default)]
+    pub is_organizer: bool,
     pub moved_in_on: Option<NaiveDate>,
     pub moving_out_on: Option<NaiveDate>,
     /// All on unless given.
@@ -154,6 +160,7 @@ pub struct PersonPatch {
     pub languages: Option<Vec<String>>,
     pub skills: Option<Vec<String>>,
     pub is_volunteer: Option<bool>,
+    pub is_organizer: Option<bool>,
     #[serde(default)]
     pub moved_in_on: MaybeUndefined<NaiveDate>,
     #[serde(default)]
@@ -252,6 +259,7 @@ impl PeopleApi {
             languages: TagList(body.languages),
             skills: TagList(body.skills),
             is_volunteer: body.is_volunteer,
+            is_organizer: body.is_organizer,
             moved_in_on: body.moved_in_on,
             moving_out_on: body.moving_out_on,
             notify_reminders: preferences.reminders,
@@ -362,9 +370,10 @@ impl PeopleApi {
         let current = visible(&state, &caller, id.0).await?;
         check_if_match(if_match.0.as_deref(), current.version)?;
         let patch = body.0;
-        if patch.is_volunteer.is_some() && !caller.can_manage(current.community_id) {
+        let roles_changed = patch.is_volunteer.is_some() || patch.is_organizer.is_some();
+        if roles_changed && !caller.can_manage(current.community_id) {
             return Err(ApiError::forbidden(
-                "only organizers change who is a volunteer",
+                "only organizers change who volunteers or organizes",
             ));
         }
         let mut checks = Checks::from(patch.validate());
@@ -396,6 +405,9 @@ impl PeopleApi {
         }
         if let Some(is_volunteer) = patch.is_volunteer {
             next.is_volunteer = is_volunteer;
+        }
+        if let Some(is_organizer) = patch.is_organizer {
+            next.is_organizer = is_organizer;
         }
         patch.moved_in_on.update_to(&mut next.moved_in_on);
         patch.moving_out_on.update_to(&mut next.moving_out_on);

@@ -203,6 +203,7 @@ impl ShiftsApi {
             status: ShiftStatus::Scheduled,
             confirmed_count: 0,
             waitlist_count: 0,
+            cancelled_at: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -26,6 +26,7 @@ async fn create_get_and_list(backend: Backend) {
     assert_eq!(created.body["name"]["zh-CN"], "花神庙社区");
     assert_eq!(created.body["time_zone"], "Asia/Shanghai");
     assert_eq!(created.body["default_locale"], "zh-CN");
+    assert_eq!(created.body["reminder_lead_minutes"], 1440);
     let id = created.id();
 
     let fetched = app

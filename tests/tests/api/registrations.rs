@@ -232,6 +232,30 @@ async fn cancel_promotes(backend: Backend) {
     )
     .await
     .expect_problem(409);
+    // Cancelling the event cancels every registration.
+    let cancelled = app
+        .post(
+            &format!("/v1/events/{event}/cancel"),
+            Some(&app.admin_key),
+            json!({}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (
+            cancelled.body["registered_count"].clone(),
+            cancelled.body["waitlist_count"].clone()
+        ),
+        (json!(0), json!(0))
+    );
+    let (rows, _) = app
+        .all_pages(
+            &format!("/v1/events/{event}/registrations"),
+            Some(&app.admin_key),
+            50,
+        )
+        .await;
+    assert!(rows.iter().all(|r| r["status"] == "cancelled"), "{rows:?}");
     app.stop().await;
 }
 
