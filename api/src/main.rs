@@ -10,6 +10,8 @@ use huashen_api::auth::{NewKey, create_key};
 use huashen_api::db::{DEFAULT_DATABASE_URL, connect_and_migrate, redact};
 use huashen_api::state::{AppState, Settings};
 use huashen_api::{app, demo};
+use huashen_worker::config::MailArgs;
+use huashen_worker::jobs;
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -54,6 +56,11 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// Do not run the mail worker in this process (for API-only replicas).
+    #[arg(long)]
+    no_worker: bool,
+    #[command(flatten)]
+    mail: MailArgs,
     /// Volunteers may cancel their own sign-up until this many minutes before the shift.
     #[arg(long, env = "HUASHEN_SELF_CANCEL_LEAD_MINUTES", default_value_t = 180)]
     self_cancel_lead_minutes: i64,
@@ -139,6 +146,20 @@ async fn main() -> anyhow::Result<()> {
                 database = %redact(&cli.database_url),
                 "serving; docs at /docs"
             );
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let until_stopped = move |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            let worker = if args.no_worker {
+                None
+            } else {
+                let worker = args.mail.worker(db.clone())?;
+                let schedule = args.mail.plan_schedule.clone();
+                let stopped = until_stopped(stopped.clone());
+                Some(tokio::spawn(async move {
+                    jobs::run(worker, &schedule, stopped).await
+                }))
+            };
             let state = AppState {
                 db,
                 settings: Arc::new(Settings {
@@ -147,7 +168,14 @@ async fn main() -> anyhow::Result<()> {
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                 }),
             };
-            app::serve(listener, state, shutdown_signal()).await?;
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            });
+            app::serve(listener, state, until_stopped(stopped)).await?;
+            if let Some(worker) = worker {
+                worker.await??;
+            }
             tracing::info!("stopped");
         }
     }

@@ -1,6 +1,18 @@
 //! Feedback on an event, given through a one-time token sent by mail.
 
 use sea_orm::entity::prelude::*;
+use sha2::{Digest, Sha256};
+
+/// How long a feedback link stays valid.
+pub const TOKEN_DAYS: i64 = 30;
+
+/// What `token_hash` holds for a token: its SHA-256, in hex.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "feedback")]

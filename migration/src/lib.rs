@@ -2,6 +2,8 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod database;
+
 mod m20261128_000001_core;
 mod m20261128_000002_mail_facts;
 

@@ -6,6 +6,8 @@
 //! `HUASHEN_TEST_POSTGRES_URL` points at the PostgreSQL server whose databases the
 //! tests create and drop (default `postgres://postgres@127.0.0.1:5432/test`).
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -499,6 +501,24 @@ impl TestApp {
             ids.push(id.to_string());
         }
         ids
+    }
+}
+
+impl TestApp {
+    /// A mail worker over this app's database that delivers to `smtp`, with a short
+    /// SMTP timeout so stalls show quickly.
+    pub fn worker(&self, smtp: &smtp::SmtpServer) -> huashen_worker::Worker {
+        let args = huashen_worker::config::MailArgs {
+            smtp_url: Some(smtp.url()),
+            mail_from: "Huashenmiao <office@huashenmiao.example.cn>".to_owned(),
+            public_base_url: "https://portal.example.cn".to_owned(),
+            feedback_url: None,
+            outbox_dir: std::env::temp_dir(),
+            smtp_timeout_secs: 1,
+            lease_secs: 60,
+            plan_schedule: "* * * * * *".to_owned(),
+        };
+        args.worker(self.db.clone()).expect("a worker")
     }
 }
 

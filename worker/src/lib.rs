@@ -1,2 +1,107 @@
-//! Huashen's background worker: it will plan due mails into the notification ledger
-//! and send them. For now the crate only fixes its place in the workspace.
+//! Huashen's background worker: the planner turns due facts into rows of the
+//! notification ledger, and the sender delivers each row once, in its reader's
+//! language. `tick` does both once; `jobs` runs them continuously on apalis.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use lettre::message::Mailbox;
+use sea_orm::DatabaseConnection;
+
+pub mod config;
+pub mod digest;
+pub mod format;
+pub mod jobs;
+pub mod kinds;
+pub mod locale;
+pub mod mailer;
+pub mod planner;
+pub mod sender;
+pub mod templates;
+
+pub use mailer::Mailer;
+pub use sender::Outcome;
+pub use templates::Templates;
+
+/// Mail settings, from the environment (`MAIL_FROM`, `PUBLIC_BASE_URL`, …).
+#[derive(Clone, Debug)]
+pub struct MailSettings {
+    pub from: Mailbox,
+    /// The feedback link; `{token}` is replaced by the one-time token.
+    pub feedback_url: String,
+    /// How long after an event ends its feedback requests go out.
+    pub feedback_delay: Duration,
+    /// How long a sender holds a row; longer than any delivery can take.
+    pub lease: Duration,
+    /// Attempts before a temporary failure becomes `failed`.
+    pub max_attempts: i32,
+}
+
+impl MailSettings {
+    /// Settings with links under `public_base_url`.
+    pub fn new(from: Mailbox, public_base_url: &str) -> Self {
+        Self {
+            from,
+            feedback_url: format!(
+                "{}/v1/feedback/{{token}}",
+                public_base_url.trim_end_matches('/')
+            ),
+            feedback_delay: Duration::hours(2),
+            lease: Duration::minutes(5),
+            max_attempts: 5,
+        }
+    }
+}
+
+/// Everything the planner and the sender need.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: DatabaseConnection,
+    pub mailer: Mailer,
+    pub templates: Arc<Templates>,
+    pub settings: Arc<MailSettings>,
+}
+
+/// Where the outbox goes when no SMTP server is configured.
+pub fn default_outbox() -> PathBuf {
+    PathBuf::from("./data/outbox")
+}
+
+/// What one tick did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct TickReport {
+    pub planned: usize,
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Worker {
+    pub fn plan_settings(&self) -> planner::PlanSettings {
+        planner::PlanSettings {
+            feedback_delay: self.settings.feedback_delay,
+        }
+    }
+
+    /// Plans what is due at `now`, then sends every due row, one after another.
+    pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<TickReport> {
+        let planned = planner::plan(&self.db, self.plan_settings(), now).await?;
+        let mut outcomes = Vec::new();
+        loop {
+            let ids = sender::due_ids(&self.db, now, 100).await?;
+            if ids.is_empty() {
+                break;
+            }
+            let before = outcomes.len();
+            for id in ids {
+                let outcome = sender::send_notification(self, id, now).await?;
+                if outcome != Outcome::NotClaimed {
+                    outcomes.push(outcome);
+                }
+            }
+            if outcomes.len() == before {
+                break;
+            }
+        }
+        Ok(TickReport { planned, outcomes })
+    }
+}

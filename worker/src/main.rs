@@ -1,6 +1,82 @@
-//! `huashen-worker`: not yet able to run jobs; it says so and exits non-zero.
+//! `huashen-worker`: plan and send Huashen's mail.
 
-fn main() {
-    eprintln!("huashen-worker has no jobs to run yet");
-    std::process::exit(2);
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use huashen_worker::config::MailArgs;
+use huashen_worker::{Outcome, jobs};
+use migration::database::{DEFAULT_DATABASE_URL, connect_and_migrate};
+
+#[derive(Parser)]
+#[command(
+    name = "huashen-worker",
+    version,
+    about = "Plans and sends Huashen's mail"
+)]
+struct Cli {
+    /// Database: `sqlite://path` or `postgres://user@host/db`, the same as the API's.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, global = true)]
+    database_url: String,
+    #[command(flatten)]
+    mail: MailArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run until SIGINT or SIGTERM: plan on schedule, send from the mail queue.
+    Run,
+    /// Plan once, send everything due, and exit (for cron and tests).
+    Tick,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,apalis=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let db = connect_and_migrate(&cli.database_url).await?;
+    let worker = cli.mail.worker(db)?;
+    match cli.command {
+        Command::Run => jobs::run(worker, &cli.mail.plan_schedule, shutdown_signal()).await,
+        Command::Tick => {
+            let report = worker.tick(Utc::now()).await?;
+            let count = |f: fn(&Outcome) -> bool| report.outcomes.iter().filter(|o| f(o)).count();
+            println!(
+                "planned {}, sent {}, retrying {}, failed {}, skipped {}, missed {}",
+                report.planned,
+                count(|o| matches!(o, Outcome::Sent)),
+                count(|o| matches!(o, Outcome::Retrying(_))),
+                count(|o| matches!(o, Outcome::Failed(_))),
+                count(|o| matches!(o, Outcome::Skipped(_))),
+                count(|o| matches!(o, Outcome::Missed(_))),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
 }

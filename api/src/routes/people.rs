@@ -46,6 +46,18 @@ impl Default for NotificationPreferences {
     }
 }
 
+impl From<NotificationPreferencesPatch> for NotificationPreferences {
+    fn from(given: NotificationPreferencesPatch) -> Self {
+        let all_on = Self::default();
+        Self {
+            reminders: given.reminders.unwrap_or(all_on.reminders),
+            birthday_card: given.birthday_card.unwrap_or(all_on.birthday_card),
+            feedback: given.feedback.unwrap_or(all_on.feedback),
+        }
+    }
+}
+
+/// Preferences to change; absent ones stay as they are (on, for a new person).
 #[derive(Object, Deserialize)]
 pub struct NotificationPreferencesPatch {
     pub reminders: Option<bool>,
@@ -139,8 +151,8 @@ pub struct PersonCreate {
     pub is_organizer: bool,
     pub moved_in_on: Option<NaiveDate>,
     pub moving_out_on: Option<NaiveDate>,
-    /// All on unless given.
-    pub notifications: Option<NotificationPreferences>,
+    /// Each on unless given.
+    pub notifications: Option<NotificationPreferencesPatch>,
 }
 
 /// Fields to change; `null` clears an optional one.
@@ -243,7 +255,10 @@ impl PeopleApi {
             .await?
             .ok_or_else(|| ApiError::invalid("community_id", "not_found", "no such community"))?;
         let now = now();
-        let preferences = body.notifications.unwrap_or_default();
+        let preferences = body
+            .notifications
+            .map(NotificationPreferences::from)
+            .unwrap_or_default();
         let model = person::Model {
             id: Uuid::now_v7(),
             community_id: community.id,

@@ -5,6 +5,7 @@ mod communities;
 mod concurrency;
 mod events;
 mod idempotency;
+mod mail;
 mod people;
 mod protocol;
 mod registrations;

@@ -1,0 +1,640 @@
+//! Mail over a real SMTP server on loopback, with time driven by the test.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use huashen_tests::smtp::{Behavior, Received, SmtpServer};
+use huashen_tests::{Backend, TestApp, both_backends, id};
+use huashen_worker::Outcome;
+use huashen_worker::format::{date_time, zone};
+use mail_parser::MimeHeaders;
+use serde_json::{Value, json};
+
+both_backends!(
+    welcome_in_each_readers_language,
+    shift_reminders_on_time,
+    birthdays_across_zones_and_leap_years,
+    waitlist_and_cancellation_notices,
+    organizer_digest,
+    temporary_failure_then_success,
+    permanent_failure_is_not_retried,
+    stalled_server_times_out_and_retries,
+    two_workers_send_each_mail_once,
+);
+
+fn to(mail: &Received) -> &str {
+    mail.to.first().map(String::as_str).unwrap_or_default()
+}
+
+fn mail_to<'a>(mails: &'a [Received], address: &str) -> &'a Received {
+    mails
+        .iter()
+        .find(|m| to(m) == address)
+        .unwrap_or_else(|| panic!("no mail to {address}"))
+}
+
+fn email(person: &Value) -> String {
+    person["email"].as_str().unwrap().to_owned()
+}
+
+fn sent(outcomes: &[Outcome]) -> usize {
+    outcomes.iter().filter(|o| **o == Outcome::Sent).count()
+}
+
+async fn sign_up(app: &TestApp, shift: &str, person: &str) {
+    app.post(
+        &format!("/v1/shifts/{shift}/signups"),
+        Some(&app.admin_key),
+        json!({"person_id": person}),
+    )
+    .await
+    .expect(201);
+}
+
+async fn ledger(app: &TestApp, kind: &str) -> Vec<entities::notification::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::notification::Entity::find()
+        .filter(entities::notification::Column::Kind.eq(kind))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn welcome_in_each_readers_language(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    app.station(&community).await;
+    let emily = app
+        .person(
+            &community,
+            "Emily Carter",
+            json!({"locale": "en", "moved_in_on": "2026-11-01", "nationality": "US"}),
+        )
+        .await;
+    let kim = app
+        .person(
+            &community,
+            "Kim Minjun",
+            json!({"locale": "ko", "moved_in_on": "2026-11-02", "nationality": "KR"}),
+        )
+        .await;
+    let marco = app
+        .person(
+            &community,
+            "Marco Rossi",
+            json!({"locale": "it", "moved_in_on": "2026-11-03", "nationality": "IT"}),
+        )
+        .await;
+    app.person(&community, "Li Ming", json!({})).await;
+    let worker = app.worker(&smtp);
+
+    let report = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(
+        (report.planned, sent(&report.outcomes)),
+        (3, 3),
+        "{report:?}"
+    );
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 3);
+
+    let english = mail_to(&mails, &email(&emily));
+    assert_eq!(english.subject(), "Welcome to Huashenmiao");
+    assert!(
+        english.text().contains("Dear Emily Carter"),
+        "{}",
+        english.text()
+    );
+    assert!(
+        english.text().contains("English Corner"),
+        "stations in the reader's language"
+    );
+    assert!(
+        english.text().contains("1 November 2026"),
+        "{}",
+        english.text()
+    );
+    assert!(
+        english.html().contains("<li>English Corner</li>"),
+        "{}",
+        english.html()
+    );
+    let parsed = english.parsed();
+    assert_eq!(
+        parsed
+            .content_type()
+            .map(|c| (c.ctype().to_owned(), c.subtype().map(str::to_owned))),
+        Some(("multipart".to_owned(), Some("alternative".to_owned())))
+    );
+    assert!(parsed.message_id().is_some(), "a Message-ID");
+    assert!(english.from.contains("office@huashenmiao.example.cn"));
+
+    let korean = mail_to(&mails, &email(&kim));
+    assert!(
+        korean
+            .text()
+            .chars()
+            .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+        "Korean text: {}",
+        korean.text()
+    );
+    assert!(
+        korean.text().contains("花神庙社区"),
+        "no Korean community name: the community's default"
+    );
+
+    let fallback = mail_to(&mails, &email(&marco));
+    assert_eq!(
+        fallback.subject(),
+        "欢迎入住花神庙社区",
+        "no Italian templates: the community's zh-CN"
+    );
+    assert!(fallback.text().contains("英语角"));
+
+    let again = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(
+        (again.planned, again.outcomes.len()),
+        (0, 0),
+        "each welcome once"
+    );
+    assert_eq!(smtp.received().len(), 3);
+    let rows = ledger(&app, "welcome").await;
+    assert!(
+        rows.iter()
+            .all(|r| r.status == entities::enums::NotificationStatus::Sent && r.sent_at.is_some())
+    );
+    app.stop().await;
+}
+
+async fn shift_reminders_on_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let now = Utc::now();
+    let shift = app.shift(&station, 30, 5).await;
+    let keen = app
+        .person(
+            &community,
+            "Emily Carter",
+            json!({"is_volunteer": true, "locale": "en"}),
+        )
+        .await;
+    let quiet = app
+        .person(
+            &community,
+            "Kim Minjun",
+            json!({"is_volunteer": true, "notifications": {"reminders": false}}),
+        )
+        .await;
+    let gone = app
+        .person(&community, "Li Ming", json!({"is_volunteer": true}))
+        .await;
+    for person in [&keen, &quiet, &gone] {
+        sign_up(&app, &id(&shift), &id(person)).await;
+    }
+    app.delete(
+        &format!("/v1/shifts/{}/signups/{}", id(&shift), id(&gone)),
+        Some(&app.admin_key),
+    )
+    .await
+    .expect(200);
+    let worker = app.worker(&smtp);
+
+    let early = worker.tick(now + Duration::hours(5)).await.unwrap();
+    assert_eq!(
+        early.planned, 0,
+        "25 hours ahead is before the 24-hour lead"
+    );
+    let due = worker.tick(now + Duration::hours(7)).await.unwrap();
+    assert_eq!(
+        due.planned, 2,
+        "the keen one and the opted-out one; not the cancelled one"
+    );
+    assert_eq!(sent(&due.outcomes), 1);
+    assert!(
+        due.outcomes
+            .contains(&Outcome::Skipped("the recipient opted out".to_owned()))
+    );
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    let reminder = mail_to(&mails, &email(&keen));
+    let starts_at = DateTime::parse_from_rfc3339(shift["starts_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let local = date_time(starts_at, zone("Asia/Shanghai"), "en");
+    assert!(
+        reminder.subject().contains(&local),
+        "local start time in the subject: {}",
+        reminder.subject()
+    );
+    assert!(reminder.text().contains("English Corner"));
+
+    // Signing up inside the lead: the reminder goes out at once.
+    let soon = app.shift(&station, 3, 5).await;
+    let late = app
+        .person(
+            &community,
+            "Anna Mueller",
+            json!({"is_volunteer": true, "locale": "de"}),
+        )
+        .await;
+    sign_up(&app, &id(&soon), &id(&late)).await;
+    let at_once = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(sent(&at_once.outcomes), 1);
+    assert!(
+        mail_to(&smtp.received(), &email(&late))
+            .text()
+            .contains("Guten Tag")
+    );
+
+    // Planned but not sent before the shift began: missed, never sent late.
+    let imminent = app.shift(&station, 2, 5).await;
+    let slow = app
+        .person(&community, "Chen Jing", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &id(&imminent), &id(&slow)).await;
+    huashen_worker::planner::plan(&app.db, worker.plan_settings(), Utc::now())
+        .await
+        .unwrap();
+    let after_start = worker.tick(Utc::now() + Duration::hours(3)).await.unwrap();
+    assert_eq!(
+        after_start.outcomes,
+        [Outcome::Missed("the shift has begun".to_owned())]
+    );
+
+    // A cancelled shift sends no reminder, but a cancellation notice.
+    let doomed = app.shift(&station, 4, 5).await;
+    let hopeful = app
+        .person(
+            &community,
+            "Tanaka Yuki",
+            json!({"is_volunteer": true, "locale": "ja"}),
+        )
+        .await;
+    sign_up(&app, &id(&doomed), &id(&hopeful)).await;
+    huashen_worker::planner::plan(&app.db, worker.plan_settings(), Utc::now())
+        .await
+        .unwrap();
+    app.post(
+        &format!("/v1/shifts/{}/cancel", id(&doomed)),
+        Some(&app.admin_key),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let cancelled = worker.tick(Utc::now()).await.unwrap();
+    assert!(
+        cancelled.outcomes.contains(&Outcome::Skipped(
+            "the sign-up or the shift was cancelled".to_owned()
+        )),
+        "{cancelled:?}"
+    );
+    let to_hopeful: Vec<_> = smtp
+        .received()
+        .into_iter()
+        .filter(|m| to(m) == email(&hopeful))
+        .collect();
+    assert_eq!(to_hopeful.len(), 1);
+    assert!(
+        to_hopeful[0].subject().contains("キャンセル") || to_hopeful[0].subject().contains("中止"),
+        "{}",
+        to_hopeful[0].subject()
+    );
+    app.stop().await;
+}
+
+async fn birthdays_across_zones_and_leap_years(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let shanghai = app
+        .person(&community, "Wang Fang", json!({"birthday": "1990-03-14"}))
+        .await;
+    let new_york = app
+        .person(
+            &community,
+            "Emily Carter",
+            json!({"birthday": "1985-03-14", "time_zone": "America/New_York", "locale": "en"}),
+        )
+        .await;
+    let leapling = app
+        .person(&community, "Chen Jing", json!({"birthday": "1992-02-29"}))
+        .await;
+    app.person(
+        &community,
+        "Li Ming",
+        json!({"birthday": "1975-03-14", "notifications": {"birthday_card": false}}),
+    )
+    .await;
+    let worker = app.worker(&smtp);
+    let at = |y, mo, d, h, mi| Utc.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap();
+    let recipients = |smtp: &SmtpServer| {
+        smtp.received()
+            .iter()
+            .map(|m| to(m).to_owned())
+            .collect::<Vec<_>>()
+    };
+
+    // 14 March 2027: New York moves its clocks forward that morning.
+    worker.tick(at(2027, 3, 14, 0, 59)).await.unwrap();
+    assert!(smtp.received().is_empty(), "08:59 in Shanghai is too early");
+    let shanghai_nine = worker.tick(at(2027, 3, 14, 1, 0)).await.unwrap();
+    assert_eq!(sent(&shanghai_nine.outcomes), 1);
+    assert!(
+        shanghai_nine
+            .outcomes
+            .contains(&Outcome::Skipped("the recipient opted out".to_owned()))
+    );
+    assert_eq!(recipients(&smtp), [email(&shanghai)]);
+    worker.tick(at(2027, 3, 14, 12, 59)).await.unwrap();
+    assert_eq!(
+        smtp.received().len(),
+        1,
+        "08:59 EDT in New York is too early"
+    );
+    worker.tick(at(2027, 3, 14, 13, 0)).await.unwrap();
+    assert_eq!(recipients(&smtp), [email(&shanghai), email(&new_york)]);
+    assert_eq!(
+        mail_to(&smtp.received(), &email(&new_york)).subject(),
+        "Happy birthday, Emily Carter!"
+    );
+    assert!(
+        mail_to(&smtp.received(), &email(&shanghai))
+            .subject()
+            .contains("生日快乐")
+    );
+
+    // 29 February: the 28th in common years, the 29th in leap years.
+    worker.tick(at(2027, 2, 28, 1, 0)).await.unwrap();
+    assert_eq!(smtp.received().len(), 3);
+    assert_eq!(to(&smtp.received()[2]), email(&leapling));
+    worker.tick(at(2028, 2, 28, 1, 0)).await.unwrap();
+    assert_eq!(smtp.received().len(), 3, "not on the 28th in a leap year");
+    worker.tick(at(2028, 2, 29, 1, 0)).await.unwrap();
+    assert_eq!(smtp.received().len(), 4);
+
+    // 14:00 UTC: 22:00 in Shanghai is past the card's grace, 10:00 in New York is not.
+    let late = worker.tick(at(2029, 3, 14, 14, 0)).await.unwrap();
+    assert!(
+        late.outcomes
+            .iter()
+            .any(|o| matches!(o, Outcome::Missed(_))),
+        "{late:?}"
+    );
+    assert_eq!(smtp.received().len(), 5);
+    assert_eq!(to(&smtp.received()[4]), email(&new_york));
+    app.stop().await;
+}
+
+async fn waitlist_and_cancellation_notices(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let shift = id(&app.shift(&station, 72, 1).await);
+    let first = app
+        .person(&community, "Wang Fang", json!({"is_volunteer": true}))
+        .await;
+    let second = app
+        .person(
+            &community,
+            "Emily Carter",
+            json!({"is_volunteer": true, "locale": "en"}),
+        )
+        .await;
+    sign_up(&app, &shift, &id(&first)).await;
+    sign_up(&app, &shift, &id(&second)).await;
+    app.delete(
+        &format!("/v1/shifts/{shift}/signups/{}", id(&first)),
+        Some(&app.admin_key),
+    )
+    .await
+    .expect(200);
+    let worker = app.worker(&smtp);
+    worker.tick(Utc::now()).await.unwrap();
+    let mails = smtp.received();
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mail_to(&mails, &email(&second))
+            .subject()
+            .starts_with("A place opened up: English Corner")
+    );
+
+    let event = id(&app.event(&community, 96).await);
+    app.post(
+        &format!("/v1/events/{event}/publish"),
+        Some(&app.admin_key),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    for person in [&first, &second] {
+        app.post(
+            &format!("/v1/events/{event}/registrations"),
+            Some(&app.admin_key),
+            json!({"person_id": id(person)}),
+        )
+        .await
+        .expect(201);
+    }
+    app.post(
+        &format!("/v1/events/{event}/cancel"),
+        Some(&app.admin_key),
+        json!({}),
+    )
+    .await
+    .expect(200);
+    let report = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(sent(&report.outcomes), 2, "{report:?}");
+    let mails = smtp.received();
+    assert!(
+        mail_to(&mails[1..], &email(&second))
+            .subject()
+            .starts_with("Cancelled: Winter Solstice Dumplings")
+    );
+    assert!(
+        mail_to(&mails[1..], &email(&first))
+            .subject()
+            .contains("冬至包饺子")
+    );
+    app.stop().await;
+}
+
+async fn organizer_digest(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let organizer = app
+        .person(
+            &community,
+            "Zhang Wei",
+            json!({"is_organizer": true, "locale": "en"}),
+        )
+        .await;
+    // The next 08:00 in Shanghai, at least an hour away.
+    let shanghai = zone("Asia/Shanghai");
+    let day = (Utc::now() + Duration::hours(1))
+        .with_timezone(&shanghai)
+        .date_naive()
+        + Duration::days(1);
+    let eight = huashen_worker::planner::local_instant(day, 8, shanghai);
+    let hours_ahead = (eight - Utc::now()).num_hours() + 5;
+    let thin = app
+        .post(
+            "/v1/shifts",
+            Some(&app.admin_key),
+            json!({"station_id": station, "starts_at": (Utc::now() + Duration::hours(hours_ahead)).to_rfc3339(), "ends_at": (Utc::now() + Duration::hours(hours_ahead + 2)).to_rfc3339(), "capacity": 4, "min_volunteers": 2}),
+        )
+        .await
+        .expect(201);
+    let worker = app.worker(&smtp);
+    worker.tick(eight - Duration::minutes(1)).await.unwrap();
+    assert!(smtp.received().is_empty(), "not before 08:00");
+    let report = worker.tick(eight + Duration::minutes(10)).await.unwrap();
+    assert_eq!(sent(&report.outcomes), 1);
+    let digest = mail_to(&smtp.received(), &email(&organizer)).clone();
+    assert!(
+        digest.subject().starts_with("Huashenmiao: daily digest"),
+        "{}",
+        digest.subject()
+    );
+    let starts = DateTime::parse_from_rfc3339(thin.body["starts_at"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    assert!(
+        digest.text().contains(&format!(
+            "English Corner, {}: 0 of 2 confirmed",
+            date_time(starts, shanghai, "en")
+        )),
+        "{}",
+        digest.text()
+    );
+    worker.tick(eight + Duration::minutes(20)).await.unwrap();
+    assert_eq!(smtp.received().len(), 1, "one digest a day");
+    app.stop().await;
+}
+
+/// A person due a welcome letter, and the worker about to send it.
+async fn one_welcome(app: &TestApp) -> Value {
+    let community = id(&app.community("hsm").await);
+    app.person(
+        &community,
+        "Emily Carter",
+        json!({"locale": "en", "moved_in_on": "2026-11-01"}),
+    )
+    .await
+}
+
+async fn temporary_failure_then_success(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker(&smtp);
+    smtp.set(Behavior::RejectTemporarily(1));
+    let now = Utc::now();
+    let first = worker.tick(now).await.unwrap();
+    assert!(
+        matches!(&first.outcomes[..], [Outcome::Retrying(reason)] if reason.contains("451")),
+        "{first:?}"
+    );
+    assert!(smtp.received().is_empty());
+    let row = &ledger(&app, "welcome").await[0];
+    assert_eq!(
+        (row.status, row.attempts),
+        (entities::enums::NotificationStatus::Queued, 1)
+    );
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("451")
+    );
+    let too_soon = worker.tick(now + Duration::seconds(30)).await.unwrap();
+    assert!(
+        too_soon.outcomes.is_empty(),
+        "backs off before trying again"
+    );
+    let second = worker.tick(now + Duration::minutes(2)).await.unwrap();
+    assert_eq!(second.outcomes, [Outcome::Sent]);
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(smtp.attempts(), 2);
+    app.stop().await;
+}
+
+async fn permanent_failure_is_not_retried(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker(&smtp);
+    smtp.set(Behavior::RejectPermanently);
+    let now = Utc::now();
+    let report = worker.tick(now).await.unwrap();
+    assert!(
+        matches!(&report.outcomes[..], [Outcome::Failed(reason)] if reason.contains("550")),
+        "{report:?}"
+    );
+    for minutes in [2, 10, 60, 300] {
+        worker.tick(now + Duration::minutes(minutes)).await.unwrap();
+    }
+    assert_eq!(smtp.attempts(), 1, "no retry storm");
+    let row = &ledger(&app, "welcome").await[0];
+    assert_eq!(row.status, entities::enums::NotificationStatus::Failed);
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("550")
+    );
+    app.stop().await;
+}
+
+async fn stalled_server_times_out_and_retries(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker(&smtp);
+    smtp.set(Behavior::Stall);
+    let now = Utc::now();
+    let started = std::time::Instant::now();
+    let report = worker.tick(now).await.unwrap();
+    assert!(
+        started.elapsed() < StdDuration::from_secs(10),
+        "bounded by the timeouts: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        matches!(&report.outcomes[..], [Outcome::Retrying(_)]),
+        "{report:?}"
+    );
+    smtp.set(Behavior::Accept);
+    let later = worker.tick(now + Duration::minutes(2)).await.unwrap();
+    assert_eq!(later.outcomes, [Outcome::Sent]);
+    assert_eq!(smtp.received().len(), 1);
+    app.stop().await;
+}
+
+async fn two_workers_send_each_mail_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    for n in 0..20 {
+        app.person(
+            &community,
+            &format!("Resident {n}"),
+            json!({"moved_in_on": "2026-11-01"}),
+        )
+        .await;
+    }
+    let (one, two) = (app.worker(&smtp), app.worker(&smtp));
+    let now = Utc::now();
+    let (a, b) = tokio::join!(one.tick(now), two.tick(now));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(sent(&a.outcomes) + sent(&b.outcomes), 20, "{a:?} {b:?}");
+    let mut recipients: Vec<_> = smtp.received().iter().map(|m| to(m).to_owned()).collect();
+    recipients.sort();
+    recipients.dedup();
+    assert_eq!((smtp.received().len(), recipients.len()), (20, 20));
+    app.stop().await;
+}

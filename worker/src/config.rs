@@ -1,0 +1,65 @@
+//! The worker's settings, as flags or environment variables.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+
+use crate::{MailSettings, Mailer, Templates, Worker};
+
+#[derive(clap::Args, Clone, Debug)]
+pub struct MailArgs {
+    /// SMTP server: `smtp://user:pass@host:port` (add `?tls=required` for STARTTLS) or
+    /// `smtps://…`. Without it, mail is written as .eml files to the outbox folder.
+    #[arg(long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "Huashen <huashen@localhost>")]
+    pub mail_from: String,
+    /// Base of links in mails.
+    #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_base_url: String,
+    /// The feedback link, with `{token}` for the one-time token; default
+    /// `<PUBLIC_BASE_URL>/v1/feedback/{token}`.
+    #[arg(long, env = "HUASHEN_FEEDBACK_URL")]
+    pub feedback_url: Option<String>,
+    /// Where mail goes when there is no SMTP_URL.
+    #[arg(long, env = "HUASHEN_OUTBOX_DIR", default_value = "./data/outbox")]
+    pub outbox_dir: PathBuf,
+    /// Seconds to connect to the SMTP server and for each command.
+    #[arg(long, env = "SMTP_TIMEOUT_SECS", default_value_t = 10)]
+    pub smtp_timeout_secs: u64,
+    /// Seconds a sender holds a ledger row; a row held by a process that died is sent
+    /// again after this. Longer than any delivery can take.
+    #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = 300)]
+    pub lease_secs: u64,
+    /// When the planner runs: a cron expression with seconds first.
+    #[arg(long, env = "HUASHEN_PLAN_SCHEDULE", default_value = "0 * * * * *")]
+    pub plan_schedule: String,
+}
+
+impl MailArgs {
+    /// The worker these settings describe, over `db`.
+    pub fn worker(&self, db: DatabaseConnection) -> anyhow::Result<Worker> {
+        let from = self.mail_from.parse().map_err(|e| {
+            anyhow::anyhow!("MAIL_FROM `{}` is not an address: {e}", self.mail_from)
+        })?;
+        let mut settings = MailSettings::new(from, &self.public_base_url);
+        if let Some(url) = &self.feedback_url {
+            anyhow::ensure!(
+                url.contains("{token}"),
+                "HUASHEN_FEEDBACK_URL needs a `{{token}}` placeholder"
+            );
+            settings.feedback_url = url.clone();
+        }
+        settings.lease = chrono::Duration::seconds(self.lease_secs.max(1) as i64);
+        let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));
+        Ok(Worker {
+            db,
+            mailer: Mailer::new(self.smtp_url.as_deref(), self.outbox_dir.clone(), timeout)?,
+            templates: Arc::new(Templates::load()),
+            settings: Arc::new(settings),
+        })
+    }
+}

@@ -1,0 +1,536 @@
+//! The planner: turns due facts into rows of the notification ledger.
+//!
+//! Each row has a unique dedupe key, so planning the same fact again is a no-op and a
+//! restarted worker simply plans again. Every query is bounded by an indexed column
+//! (creation time, start or end time, birthday month-day, moving-out date,
+//! cancellation or promotion time); no query walks every person.
+
+use std::collections::{BTreeSet, HashMap};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use entities::enums::{
+    EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+};
+use entities::{community, event, event_registration, notification, person, shift, shift_signup};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::format::zone;
+use crate::kinds::MailKind;
+use crate::locale::mail_locale;
+
+/// A mail that has fallen due.
+#[derive(Clone, Debug)]
+pub struct Due {
+    pub kind: MailKind,
+    pub community_id: Uuid,
+    pub recipient: Uuid,
+    pub subject_type: &'static str,
+    pub subject_id: Uuid,
+    pub dedupe_key: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// How far back the planner looks for facts it may have missed while stopped.
+pub const CATCH_UP: i64 = 2;
+/// Birthday cards and farewells go out at this local hour.
+pub const MORNING_MAIL_HOUR: u32 = 9;
+/// The organizer digest goes out at this local hour.
+pub const DIGEST_HOUR: u32 = 8;
+
+/// What the planner needs to know beyond the database.
+#[derive(Clone, Copy, Debug)]
+pub struct PlanSettings {
+    /// How long after an event ends its feedback requests go out.
+    pub feedback_delay: Duration,
+}
+
+/// Plans every kind of mail due at `now`; returns how many new ledger rows it wrote.
+pub async fn plan(
+    db: &DatabaseConnection,
+    settings: PlanSettings,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let communities: HashMap<Uuid, community::Model> = community::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    let mut due = Vec::new();
+    due.extend(welcomes(db, now).await?);
+    due.extend(shift_reminders(db, &communities, now).await?);
+    due.extend(event_reminders(db, &communities, now).await?);
+    due.extend(birthdays(db, now).await?);
+    due.extend(farewells(db, now).await?);
+    due.extend(feedback_requests(db, settings, now).await?);
+    due.extend(promotions(db, now).await?);
+    due.extend(cancellations(db, now).await?);
+    due.extend(digests(db, &communities, now).await?);
+
+    let recipients: Vec<Uuid> = due
+        .iter()
+        .map(|d| d.recipient)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut locales = HashMap::new();
+    for chunk in recipients.chunks(500) {
+        for p in person::Entity::find()
+            .filter(person::Column::Id.is_in(chunk.to_vec()))
+            .all(db)
+            .await?
+        {
+            let default = communities
+                .get(&p.community_id)
+                .map_or("en", |c| c.default_locale.as_str());
+            locales.insert(p.id, mail_locale(&p.locale, default));
+        }
+    }
+    let mut created = 0;
+    for d in due {
+        let Some(locale) = locales.get(&d.recipient) else {
+            continue;
+        };
+        if enqueue(db, &d, locale, now).await? {
+            created += 1;
+        }
+    }
+    Ok(created)
+}
+
+/// Writes a ledger row unless one with the same dedupe key exists.
+async fn enqueue(
+    db: &DatabaseConnection,
+    due: &Due,
+    locale: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    let row = notification::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        community_id: Set(due.community_id),
+        kind: Set(due.kind.as_str().to_owned()),
+        recipient_id: Set(Some(due.recipient)),
+        subject_type: Set(due.subject_type.to_owned()),
+        subject_id: Set(due.subject_id),
+        dedupe_key: Set(due.dedupe_key.clone()),
+        locale: Set(locale.to_owned()),
+        status: Set(NotificationStatus::Queued),
+        due_at: Set(due.due_at),
+        attempts: Set(0),
+        last_error: Set(None),
+        skip_reason: Set(None),
+        sent_at: Set(None),
+        locked_until: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    let inserted = notification::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted == 1)
+}
+
+fn lead(communities: &HashMap<Uuid, community::Model>, community_id: Uuid) -> Duration {
+    Duration::minutes(
+        communities
+            .get(&community_id)
+            .map_or(24 * 60, |c| c.reminder_lead_minutes)
+            .into(),
+    )
+}
+
+fn longest_lead(communities: &HashMap<Uuid, community::Model>) -> Duration {
+    Duration::minutes(
+        communities
+            .values()
+            .map(|c| c.reminder_lead_minutes)
+            .max()
+            .unwrap_or(24 * 60)
+            .into(),
+    )
+}
+
+/// A welcome letter for each person created with a moving-in date.
+async fn welcomes(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+    let people = person::Entity::find()
+        .filter(person::Column::CreatedAt.gte(now - Duration::days(7)))
+        .filter(person::Column::MovedInOn.is_not_null())
+        .all(db)
+        .await?;
+    Ok(people
+        .into_iter()
+        .map(|p| Due {
+            kind: MailKind::Welcome,
+            community_id: p.community_id,
+            recipient: p.id,
+            subject_type: "person",
+            subject_id: p.id,
+            dedupe_key: format!("welcome:{}", p.id),
+            due_at: p.created_at,
+        })
+        .collect())
+}
+
+/// Reminders for confirmed volunteers once a shift is within its community's lead.
+/// Someone who signs up inside the lead gets theirs at once.
+async fn shift_reminders(
+    db: &DatabaseConnection,
+    communities: &HashMap<Uuid, community::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let rows = shift_signup::Entity::find()
+        .find_also_related(shift::Entity)
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .filter(shift::Column::Status.eq(ShiftStatus::Scheduled))
+        .filter(shift::Column::StartsAt.gt(now))
+        .filter(shift::Column::StartsAt.lte(now + longest_lead(communities)))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(signup, shift)| {
+            let shift = shift?;
+            let due_at = shift.starts_at - lead(communities, shift.community_id);
+            (due_at <= now).then(|| Due {
+                kind: MailKind::ShiftReminder,
+                community_id: shift.community_id,
+                recipient: signup.person_id,
+                subject_type: "shift_signup",
+                subject_id: signup.id,
+                dedupe_key: format!("shift_reminder:{}", signup.id),
+                due_at: due_at.max(signup.updated_at).min(now),
+            })
+        })
+        .collect())
+}
+
+/// Reminders for registered residents once an event is within its community's lead.
+async fn event_reminders(
+    db: &DatabaseConnection,
+    communities: &HashMap<Uuid, community::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let rows = event_registration::Entity::find()
+        .find_also_related(event::Entity)
+        .filter(event_registration::Column::Status.eq(RegistrationStatus::Registered))
+        .filter(event::Column::Status.eq(EventStatus::Published))
+        .filter(event::Column::StartsAt.gt(now))
+        .filter(event::Column::StartsAt.lte(now + longest_lead(communities)))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(registration, event)| {
+            let event = event?;
+            let due_at = event.starts_at - lead(communities, event.community_id);
+            (due_at <= now).then(|| Due {
+                kind: MailKind::EventReminder,
+                community_id: event.community_id,
+                recipient: registration.person_id,
+                subject_type: "event_registration",
+                subject_id: registration.id,
+                dedupe_key: format!("event_reminder:{}", registration.id),
+                due_at: due_at.max(registration.updated_at).min(now),
+            })
+        })
+        .collect())
+}
+
+/// Every calendar date that is "today" somewhere on Earth at `now`.
+fn todays_dates(now: DateTime<Utc>) -> BTreeSet<NaiveDate> {
+    [-12, 0, 14]
+        .iter()
+        .map(|hours| (now + Duration::hours(*hours)).date_naive())
+        .collect()
+}
+
+fn is_leap(year: i32) -> bool {
+    NaiveDate::from_ymd_opt(year, 2, 29).is_some()
+}
+
+/// Whether `birthday` is celebrated on `day`: 29 February falls on 28 February in
+/// other years.
+pub fn is_birthday(birthday: NaiveDate, day: NaiveDate) -> bool {
+    let same = birthday.month() == day.month() && birthday.day() == day.day();
+    let leapling = birthday.month() == 2
+        && birthday.day() == 29
+        && day.month() == 2
+        && day.day() == 28
+        && !is_leap(day.year());
+    same || leapling
+}
+
+/// `hour`:00 on `day` in `zone`, as an instant; on a day when that hour does not exist
+/// (a DST jump), the first instant after the gap.
+pub fn local_instant(day: NaiveDate, hour: u32, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    let wanted = day.and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or_default());
+    (0..=3)
+        .find_map(|later| {
+            zone.from_local_datetime(&(wanted + Duration::hours(later)))
+                .earliest()
+        })
+        .map_or_else(|| Utc.from_utc_datetime(&wanted), |t| t.with_timezone(&Utc))
+}
+
+/// Birthday cards at 09:00 on the person's birthday, in their own time zone.
+async fn birthdays(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+    let mut month_days = BTreeSet::new();
+    for day in todays_dates(now) {
+        month_days.insert(format!("{:02}-{:02}", day.month(), day.day()));
+        if day.month() == 2 && day.day() == 28 && !is_leap(day.year()) {
+            month_days.insert("02-29".to_owned());
+        }
+    }
+    let people = person::Entity::find()
+        .filter(person::Column::BirthdayMd.is_in(month_days))
+        .all(db)
+        .await?;
+    Ok(people
+        .into_iter()
+        .filter_map(|p| {
+            let zone = zone(&p.time_zone);
+            let today = now.with_timezone(&zone).date_naive();
+            if !is_birthday(p.birthday?, today) || p.moving_out_on.is_some_and(|out| out < today) {
+                return None;
+            }
+            let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
+            (due_at <= now).then(|| Due {
+                kind: MailKind::Birthday,
+                community_id: p.community_id,
+                recipient: p.id,
+                subject_type: "person",
+                subject_id: p.id,
+                dedupe_key: format!("birthday:{}:{}", p.id, today.year()),
+                due_at,
+            })
+        })
+        .collect())
+}
+
+/// A farewell at 09:00 on the day a person moves out, in their time zone.
+async fn farewells(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+    let people = person::Entity::find()
+        .filter(person::Column::MovingOutOn.is_in(todays_dates(now)))
+        .all(db)
+        .await?;
+    Ok(people
+        .into_iter()
+        .filter_map(|p| {
+            let zone = zone(&p.time_zone);
+            let today = now.with_timezone(&zone).date_naive();
+            if p.moving_out_on != Some(today) {
+                return None;
+            }
+            let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
+            (due_at <= now).then(|| Due {
+                kind: MailKind::Farewell,
+                community_id: p.community_id,
+                recipient: p.id,
+                subject_type: "person",
+                subject_id: p.id,
+                dedupe_key: format!("farewell:{}", p.id),
+                due_at,
+            })
+        })
+        .collect())
+}
+
+/// Feedback requests to those who checked in, `feedback_delay` after the event ended.
+async fn feedback_requests(
+    db: &DatabaseConnection,
+    settings: PlanSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let ended_by = now - settings.feedback_delay;
+    let rows = event_registration::Entity::find()
+        .find_also_related(event::Entity)
+        .filter(event_registration::Column::Status.eq(RegistrationStatus::CheckedIn))
+        .filter(event::Column::Status.is_in([EventStatus::Published, EventStatus::Completed]))
+        .filter(event::Column::EndsAt.lte(ended_by))
+        .filter(event::Column::EndsAt.gt(ended_by - MailKind::FeedbackRequest.grace()))
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(registration, event)| {
+            let event = event?;
+            Some(Due {
+                kind: MailKind::FeedbackRequest,
+                community_id: event.community_id,
+                recipient: registration.person_id,
+                subject_type: "event_registration",
+                subject_id: registration.id,
+                dedupe_key: format!("feedback_request:{}", registration.id),
+                due_at: event.ends_at + settings.feedback_delay,
+            })
+        })
+        .collect())
+}
+
+/// Notices to those who moved up from a waitlist.
+async fn promotions(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+    let since = now - Duration::days(CATCH_UP);
+    let signups = shift_signup::Entity::find()
+        .find_also_related(shift::Entity)
+        .filter(shift_signup::Column::PromotedAt.gte(since))
+        .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .all(db)
+        .await?;
+    let registrations = event_registration::Entity::find()
+        .find_also_related(event::Entity)
+        .filter(event_registration::Column::PromotedAt.gte(since))
+        .filter(event_registration::Column::Status.eq(RegistrationStatus::Registered))
+        .all(db)
+        .await?;
+    let shifts = signups.into_iter().filter_map(|(s, shift)| {
+        let (shift, promoted_at) = (shift?, s.promoted_at?);
+        Some(Due {
+            kind: MailKind::WaitlistPromoted,
+            community_id: shift.community_id,
+            recipient: s.person_id,
+            subject_type: "shift_signup",
+            subject_id: s.id,
+            dedupe_key: format!("waitlist_promoted:{}:{}", s.id, promoted_at.timestamp()),
+            due_at: promoted_at,
+        })
+    });
+    let events = registrations.into_iter().filter_map(|(r, event)| {
+        let (event, promoted_at) = (event?, r.promoted_at?);
+        Some(Due {
+            kind: MailKind::WaitlistPromoted,
+            community_id: event.community_id,
+            recipient: r.person_id,
+            subject_type: "event_registration",
+            subject_id: r.id,
+            dedupe_key: format!("waitlist_promoted:{}:{}", r.id, promoted_at.timestamp()),
+            due_at: promoted_at,
+        })
+    });
+    Ok(shifts.chain(events).collect())
+}
+
+/// Notices to everyone who held or awaited a place on a cancelled shift or event.
+async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+    let since = now - Duration::days(CATCH_UP);
+    let signups = shift_signup::Entity::find()
+        .find_also_related(shift::Entity)
+        .filter(shift::Column::CancelledAt.gte(since))
+        .filter(shift_signup::Column::CancelReason.eq("shift_cancelled"))
+        .all(db)
+        .await?;
+    let registrations = event_registration::Entity::find()
+        .find_also_related(event::Entity)
+        .filter(event::Column::CancelledAt.gte(since))
+        .filter(event_registration::Column::CancelReason.eq("event_cancelled"))
+        .all(db)
+        .await?;
+    let shifts = signups.into_iter().filter_map(|(s, shift)| {
+        let shift = shift?;
+        Some(Due {
+            kind: MailKind::ShiftCancelled,
+            community_id: shift.community_id,
+            recipient: s.person_id,
+            subject_type: "shift_signup",
+            subject_id: s.id,
+            dedupe_key: format!("shift_cancelled:{}", s.id),
+            due_at: shift.cancelled_at?,
+        })
+    });
+    let events = registrations.into_iter().filter_map(|(r, event)| {
+        let event = event?;
+        Some(Due {
+            kind: MailKind::EventCancelled,
+            community_id: event.community_id,
+            recipient: r.person_id,
+            subject_type: "event_registration",
+            subject_id: r.id,
+            dedupe_key: format!("event_cancelled:{}", r.id),
+            due_at: event.cancelled_at?,
+        })
+    });
+    Ok(shifts.chain(events).collect())
+}
+
+/// The organizer digest at 08:00 community time, to each organizer of the community.
+async fn digests(
+    db: &DatabaseConnection,
+    communities: &HashMap<Uuid, community::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let mut due = Vec::new();
+    for community in communities.values() {
+        let zone = zone(&community.time_zone);
+        let today = now.with_timezone(&zone).date_naive();
+        let due_at = local_instant(today, DIGEST_HOUR, zone);
+        if now < due_at || now > due_at + MailKind::Digest.grace() {
+            continue;
+        }
+        let organizers = person::Entity::find()
+            .filter(person::Column::CommunityId.eq(community.id))
+            .filter(person::Column::IsOrganizer.eq(true))
+            .all(db)
+            .await?;
+        due.extend(organizers.into_iter().map(|p| Due {
+            kind: MailKind::Digest,
+            community_id: community.id,
+            recipient: p.id,
+            subject_type: "community",
+            subject_id: community.id,
+            dedupe_key: format!("digest:{}:{today}", p.id),
+            due_at,
+        }));
+    }
+    Ok(due)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leap_day_birthdays() {
+        let leapling = NaiveDate::from_ymd_opt(1992, 2, 29).unwrap();
+        assert!(is_birthday(
+            leapling,
+            NaiveDate::from_ymd_opt(2027, 2, 28).unwrap()
+        ));
+        assert!(!is_birthday(
+            leapling,
+            NaiveDate::from_ymd_opt(2028, 2, 28).unwrap()
+        ));
+        assert!(is_birthday(
+            leapling,
+            NaiveDate::from_ymd_opt(2028, 2, 29).unwrap()
+        ));
+        assert!(!is_birthday(
+            leapling,
+            NaiveDate::from_ymd_opt(2027, 3, 1).unwrap()
+        ));
+    }
+
+    #[test]
+    fn nine_in_the_morning_local() {
+        let day = NaiveDate::from_ymd_opt(2027, 3, 14).unwrap();
+        let shanghai = local_instant(day, 9, zone("Asia/Shanghai"));
+        assert_eq!(
+            shanghai,
+            Utc.with_ymd_and_hms(2027, 3, 14, 1, 0, 0).unwrap()
+        );
+        // New York springs forward that very day at 02:00; 09:00 is EDT (UTC-4).
+        let new_york = local_instant(day, 9, zone("America/New_York"));
+        assert_eq!(
+            new_york,
+            Utc.with_ymd_and_hms(2027, 3, 14, 13, 0, 0).unwrap()
+        );
+        // 02:00 does not exist in New York that day: the first instant after the gap.
+        let gap = local_instant(day, 2, zone("America/New_York"));
+        assert_eq!(gap, Utc.with_ymd_and_hms(2027, 3, 14, 7, 0, 0).unwrap());
+    }
+}

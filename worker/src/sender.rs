@@ -1,0 +1,498 @@
+//! The sender: delivers one ledger row, at most once per dedupe key.
+//!
+//! A sender first claims the row with one conditional `UPDATE` (status `queued`, due,
+//! and not held by another sender), holding it for a lease. Two workers on one
+//! database therefore never send the same row. It then checks the mail is still
+//! wanted, renders it in the reader's language and sends it.
+//!
+//! The one window where a mail can go out twice: the SMTP server accepted it and the
+//! process died before the row was marked `sent`. The lease then expires and the row
+//! is sent again. The window is as short as one `UPDATE` after the server's answer.
+
+use chrono::{DateTime, Duration, Utc};
+use entities::enums::{
+    EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+};
+use entities::json::LocalizedText;
+use entities::{
+    community, event, event_registration, feedback, notification, person, shift, shift_signup,
+    station,
+};
+use lettre::message::Mailbox;
+use minijinja::Value;
+use rand::RngCore;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use uuid::Uuid;
+
+use crate::format::{date, date_time, time, zone};
+use crate::kinds::MailKind;
+use crate::locale::pick;
+use crate::mailer::SendError;
+use crate::{Worker, digest};
+
+/// What became of one attempt at a ledger row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Will be tried again after a pause.
+    Retrying(String),
+    Failed(String),
+    Skipped(String),
+    Missed(String),
+    /// Not due, already done, or held by another sender.
+    NotClaimed,
+}
+
+/// What the sender decided about a claimed row.
+enum Decision {
+    Send { to: Mailbox, context: Value },
+    Skip(String),
+    Miss(String),
+}
+
+/// Rows the sender should work on now: queued, due, and not held.
+pub async fn due_ids(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbErr> {
+    notification::Entity::find()
+        .select_only()
+        .column(notification::Column::Id)
+        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+        .filter(notification::Column::DueAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(notification::Column::LockedUntil.is_null())
+                .add(notification::Column::LockedUntil.lte(now)),
+        )
+        .order_by_asc(notification::Column::DueAt)
+        .limit(limit)
+        .into_tuple()
+        .all(db)
+        .await
+}
+
+/// Takes the row for `lease` if it is queued, due and free; counts the attempt.
+async fn claim(
+    db: &DatabaseConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let claimed = notification::Entity::update_many()
+        .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
+        .col_expr(
+            notification::Column::Attempts,
+            Expr::col(notification::Column::Attempts).add(1),
+        )
+        .col_expr(notification::Column::UpdatedAt, Expr::value(now))
+        .filter(notification::Column::Id.eq(id))
+        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+        .filter(notification::Column::DueAt.lte(now))
+        .filter(
+            Condition::any()
+                .add(notification::Column::LockedUntil.is_null())
+                .add(notification::Column::LockedUntil.lte(now)),
+        )
+        .exec(db)
+        .await?;
+    Ok(claimed.rows_affected == 1)
+}
+
+/// Pause before attempt `attempts + 1`: 1, 2, 4, 8… minutes, at most an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    Duration::minutes(1i64 << attempts.clamp(1, 7).saturating_sub(1)).min(Duration::hours(1))
+}
+
+/// Delivers the ledger row `id` if it is due and nobody else holds it.
+pub async fn send_notification(
+    worker: &Worker,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Outcome> {
+    let db = &worker.db;
+    if !claim(db, id, now, worker.settings.lease).await? {
+        return Ok(Outcome::NotClaimed);
+    }
+    let row = notification::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("notification {id} vanished"))?;
+    let outcome = match decide(worker, &row, now).await {
+        Err(err) => Outcome::Retrying(format!("preparing the mail: {err:#}")),
+        Ok(Decision::Skip(reason)) => Outcome::Skipped(reason),
+        Ok(Decision::Miss(reason)) => Outcome::Missed(reason),
+        Ok(Decision::Send { to, context }) => {
+            let kind = MailKind::parse(&row.kind)
+                .ok_or_else(|| anyhow::anyhow!("unknown kind {}", row.kind))?;
+            match worker.templates.render(kind, &row.locale, &context) {
+                Err(err) => Outcome::Failed(format!("rendering: {err:#}")),
+                Ok(mail) => match worker
+                    .mailer
+                    .send(&worker.settings.from, to.clone(), &mail)
+                    .await
+                {
+                    Ok(()) => {
+                        tracing::info!(kind = %row.kind, domain = %to.email.domain(), "mail sent");
+                        Outcome::Sent
+                    }
+                    Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
+                    Err(SendError::Transient(reason)) => Outcome::Retrying(reason),
+                },
+            }
+        }
+    };
+    let outcome = match outcome {
+        Outcome::Retrying(reason) if row.attempts >= worker.settings.max_attempts => {
+            Outcome::Failed(format!("gave up after {} attempts: {reason}", row.attempts))
+        }
+        other => other,
+    };
+    record(db, row, &outcome, now).await?;
+    Ok(outcome)
+}
+
+/// Writes the outcome into the ledger and releases the row.
+async fn record(
+    db: &DatabaseConnection,
+    row: notification::Model,
+    outcome: &Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let attempts = row.attempts;
+    let mut active = row.into_active_model();
+    active.updated_at = Set(now);
+    active.locked_until = Set(None);
+    match outcome {
+        Outcome::Sent => {
+            active.status = Set(NotificationStatus::Sent);
+            active.sent_at = Set(Some(now));
+            active.last_error = Set(None);
+        }
+        Outcome::Retrying(reason) => {
+            // Still queued; not taken again before the pause is over.
+            active.locked_until = Set(Some(now + backoff(attempts)));
+            active.last_error = Set(Some(reason.clone()));
+        }
+        Outcome::Failed(reason) => {
+            active.status = Set(NotificationStatus::Failed);
+            active.last_error = Set(Some(reason.clone()));
+        }
+        Outcome::Skipped(reason) => {
+            active.status = Set(NotificationStatus::Skipped);
+            active.skip_reason = Set(Some(reason.clone()));
+        }
+        Outcome::Missed(reason) => {
+            active.status = Set(NotificationStatus::Missed);
+            active.skip_reason = Set(Some(reason.clone()));
+        }
+        Outcome::NotClaimed => return Ok(()),
+    }
+    active.update(db).await?;
+    Ok(())
+}
+
+/// The reader and what they read in: name, address, time zone, community name.
+struct Reader {
+    person: person::Model,
+    community: community::Model,
+    locale: String,
+}
+
+impl Reader {
+    fn zone(&self) -> chrono_tz::Tz {
+        zone(&self.person.time_zone)
+    }
+
+    fn text(&self, text: &LocalizedText) -> String {
+        pick(text, &self.locale, &self.community.default_locale)
+    }
+
+    fn at(&self, instant: DateTime<Utc>) -> String {
+        date_time(instant, self.zone(), &self.locale)
+    }
+
+    fn context(&self, specific: Vec<(&'static str, Value)>) -> Value {
+        let common = [
+            ("name", Value::from(self.person.full_name.clone())),
+            ("community", Value::from(self.text(&self.community.name))),
+        ];
+        Value::from_iter(common.into_iter().chain(specific))
+    }
+}
+
+async fn decide(
+    worker: &Worker,
+    row: &notification::Model,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Decision> {
+    let db = &worker.db;
+    let Some(kind) = MailKind::parse(&row.kind) else {
+        return Ok(Decision::Skip(format!("unknown kind {}", row.kind)));
+    };
+    let Some(person) = (match row.recipient_id {
+        Some(id) => person::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    }) else {
+        return Ok(Decision::Skip("the recipient no longer exists".to_owned()));
+    };
+    let Some(community) = community::Entity::find_by_id(person.community_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(Decision::Skip("the community no longer exists".to_owned()));
+    };
+    if now > row.due_at + kind.grace() {
+        return Ok(Decision::Miss(format!(
+            "due at {}, past its grace",
+            row.due_at.to_rfc3339()
+        )));
+    }
+    let opted_out = match kind {
+        MailKind::ShiftReminder | MailKind::EventReminder => !person.notify_reminders,
+        MailKind::Birthday => !person.notify_birthday,
+        MailKind::FeedbackRequest => !person.notify_feedback,
+        _ => false,
+    };
+    if opted_out {
+        return Ok(Decision::Skip("the recipient opted out".to_owned()));
+    }
+    let Ok(to) = format!(
+        "{} <{}>",
+        person.full_name.replace(['<', '>', '"'], ""),
+        person.email
+    )
+    .parse::<Mailbox>() else {
+        return Ok(Decision::Skip(
+            "the recipient's address is not usable".to_owned(),
+        ));
+    };
+    let reader = Reader {
+        locale: row.locale.clone(),
+        person,
+        community,
+    };
+    let context = match kind {
+        MailKind::Welcome => {
+            let stations = station::Entity::find()
+                .filter(station::Column::CommunityId.eq(reader.community.id))
+                .order_by_asc(station::Column::Id)
+                .all(db)
+                .await?;
+            let names: Vec<String> = stations.iter().map(|s| reader.text(&s.name)).collect();
+            let moved_in = reader
+                .person
+                .moved_in_on
+                .map(|d| date(d, &reader.locale))
+                .unwrap_or_default();
+            reader.context(vec![
+                ("moved_in_on", moved_in.into()),
+                ("stations", Value::from(names)),
+            ])
+        }
+        MailKind::Birthday => reader.context(vec![]),
+        MailKind::Farewell => {
+            let Some(day) = reader.person.moving_out_on else {
+                return Ok(Decision::Skip("the moving-out date was removed".to_owned()));
+            };
+            reader.context(vec![("moving_out_on", date(day, &reader.locale).into())])
+        }
+        MailKind::ShiftReminder | MailKind::WaitlistPromoted | MailKind::ShiftCancelled
+            if row.subject_type == "shift_signup" =>
+        {
+            let Some((signup, shift, station)) = shift_of(db, row.subject_id).await? else {
+                return Ok(Decision::Skip("the sign-up no longer exists".to_owned()));
+            };
+            let still_on =
+                signup.status == SignupStatus::Confirmed && shift.status == ShiftStatus::Scheduled;
+            if kind != MailKind::ShiftCancelled && !still_on {
+                return Ok(Decision::Skip(
+                    "the sign-up or the shift was cancelled".to_owned(),
+                ));
+            }
+            if now >= shift.starts_at {
+                return Ok(Decision::Miss("the shift has begun".to_owned()));
+            }
+            let name = reader.text(&station.name);
+            let starts_at = reader.at(shift.starts_at);
+            match kind {
+                MailKind::ShiftReminder => reader.context(vec![
+                    ("station", name.into()),
+                    ("starts_at", starts_at.into()),
+                    ("ends_at", time(shift.ends_at, reader.zone()).into()),
+                    (
+                        "location",
+                        station.location.clone().unwrap_or_default().into(),
+                    ),
+                ]),
+                MailKind::WaitlistPromoted => reader.context(vec![
+                    ("activity", name.into()),
+                    ("starts_at", starts_at.into()),
+                ]),
+                _ => reader.context(vec![
+                    ("station", name.into()),
+                    ("starts_at", starts_at.into()),
+                ]),
+            }
+        }
+        MailKind::EventReminder
+        | MailKind::WaitlistPromoted
+        | MailKind::EventCancelled
+        | MailKind::FeedbackRequest => {
+            let Some((registration, event)) = event_of(db, row.subject_id).await? else {
+                return Ok(Decision::Skip(
+                    "the registration no longer exists".to_owned(),
+                ));
+            };
+            let title = reader.text(&event.title);
+            let starts_at = reader.at(event.starts_at);
+            match kind {
+                MailKind::EventCancelled => reader.context(vec![
+                    ("event", title.into()),
+                    ("starts_at", starts_at.into()),
+                ]),
+                MailKind::FeedbackRequest => {
+                    if registration.status != RegistrationStatus::CheckedIn {
+                        return Ok(Decision::Skip("the person did not check in".to_owned()));
+                    }
+                    let Some(url) = feedback_link(worker, &registration, now).await? else {
+                        return Ok(Decision::Skip("feedback was already given".to_owned()));
+                    };
+                    reader.context(vec![("event", title.into()), ("feedback_url", url.into())])
+                }
+                _ => {
+                    if registration.status != RegistrationStatus::Registered
+                        || event.status != EventStatus::Published
+                    {
+                        return Ok(Decision::Skip(
+                            "the registration or the event was cancelled".to_owned(),
+                        ));
+                    }
+                    if now >= event.starts_at {
+                        return Ok(Decision::Miss("the event has begun".to_owned()));
+                    }
+                    if kind == MailKind::EventReminder {
+                        let venue = event.venue.clone().unwrap_or_default();
+                        reader.context(vec![
+                            ("event", title.into()),
+                            ("starts_at", starts_at.into()),
+                            ("venue", venue.into()),
+                        ])
+                    } else {
+                        reader.context(vec![
+                            ("activity", title.into()),
+                            ("starts_at", starts_at.into()),
+                        ])
+                    }
+                }
+            }
+        }
+        MailKind::ShiftReminder | MailKind::ShiftCancelled => {
+            return Ok(Decision::Skip(format!(
+                "a {} about a {}",
+                kind.as_str(),
+                row.subject_type
+            )));
+        }
+        MailKind::Digest => {
+            if !reader.person.is_organizer {
+                return Ok(Decision::Skip(
+                    "the recipient no longer organizes".to_owned(),
+                ));
+            }
+            let specific = digest::contents(
+                db,
+                &reader.community,
+                &reader.locale,
+                reader.zone(),
+                row.due_at,
+            )
+            .await?;
+            reader.context(specific)
+        }
+    };
+    Ok(Decision::Send { to, context })
+}
+
+async fn shift_of(
+    db: &DatabaseConnection,
+    signup_id: Uuid,
+) -> Result<Option<(shift_signup::Model, shift::Model, station::Model)>, DbErr> {
+    let Some((signup, Some(shift))) = shift_signup::Entity::find_by_id(signup_id)
+        .find_also_related(shift::Entity)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let station = station::Entity::find_by_id(shift.station_id)
+        .one(db)
+        .await?;
+    Ok(station.map(|station| (signup, shift, station)))
+}
+
+async fn event_of(
+    db: &DatabaseConnection,
+    registration_id: Uuid,
+) -> Result<Option<(event_registration::Model, event::Model)>, DbErr> {
+    Ok(
+        match event_registration::Entity::find_by_id(registration_id)
+            .find_also_related(event::Entity)
+            .one(db)
+            .await?
+        {
+            Some((registration, Some(event))) => Some((registration, event)),
+            _ => None,
+        },
+    )
+}
+
+/// A fresh one-time feedback link for `registration`, valid 30 days; `None` when
+/// feedback was already given. Only the token's hash is stored.
+async fn feedback_link(
+    worker: &Worker,
+    registration: &event_registration::Model,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, DbErr> {
+    let mut bytes = [0u8; 24];
+    rand::rng().fill_bytes(&mut bytes);
+    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let existing = feedback::Entity::find()
+        .filter(feedback::Column::RegistrationId.eq(registration.id))
+        .one(&worker.db)
+        .await?;
+    let expires_at = now + Duration::days(feedback::TOKEN_DAYS);
+    match existing {
+        Some(given) if given.submitted_at.is_some() => return Ok(None),
+        Some(pending) => {
+            let mut active = pending.into_active_model();
+            active.token_hash = Set(feedback::hash_token(&token));
+            active.expires_at = Set(expires_at);
+            active.update(&worker.db).await?;
+        }
+        None => {
+            feedback::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(registration.event_id),
+                registration_id: Set(registration.id),
+                person_id: Set(Some(registration.person_id)),
+                token_hash: Set(feedback::hash_token(&token)),
+                rating: Set(None),
+                comment: Set(None),
+                submitted_at: Set(None),
+                expires_at: Set(expires_at),
+                created_at: Set(now),
+            }
+            .insert(&worker.db)
+            .await?;
+        }
+    }
+    Ok(Some(
+        worker.settings.feedback_url.replace("{token}", &token),
+    ))
+}
