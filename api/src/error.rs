@@ -69,6 +69,8 @@ pub enum ApiError {
     /// A foreign key refused the write; [`ApiError::or_referenced`] says why.
     #[error("the resource is still referenced by others, or refers to one that does not exist")]
     Referenced,
+    #[error("{0}")]
+    Gone(String),
     #[error("the resource has changed since it was read; fetch it again")]
     PreconditionFailed,
     #[error("{0}")]
@@ -120,6 +122,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Duplicate | Self::Referenced => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
@@ -155,6 +158,7 @@ fn slug(status: StatusCode) -> &'static str {
         404 => "not-found",
         405 => "method-not-allowed",
         409 => "conflict",
+        410 => "gone",
         412 => "precondition-failed",
         413 => "payload-too-large",
         415 => "unsupported-media-type",
@@ -245,6 +249,7 @@ impl ApiResponse for ApiError {
                 problem(403, "The API key's role or community does not allow this."),
                 problem(404, "No such resource, or not visible to this API key."),
                 problem(409, "The request conflicts with the current state."),
+                problem(410, "The link has expired."),
                 problem(412, "`If-Match` does not match the current ETag."),
                 problem(413, "The request body is too large."),
                 problem(422, "The request is well-formed but cannot be processed."),

@@ -4,6 +4,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use huashen_tests::smtp::{Behavior, SmtpServer};
 use huashen_tests::{Backend, TestDatabase};
 
 fn huashen(database_url: &str, args: &[&str]) -> Output {
@@ -26,6 +27,16 @@ fn last_line(output: &Output) -> String {
         .last()
         .unwrap_or_default()
         .to_owned()
+}
+
+/// A child process that is killed when the test ends, however it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn free_port() -> u16 {
@@ -62,11 +73,18 @@ async fn operator_workflow(backend: Backend) {
 
     let port = free_port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--demo",
+            "--no-worker",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("DATABASE_URL", url)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
+        .map(Running)
         .expect("starting huashen serve");
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
@@ -124,13 +142,13 @@ async fn operator_workflow(backend: Backend) {
     );
 
     let status = Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
+        .args(["-TERM", &server.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let started = Instant::now();
     loop {
-        if let Some(status) = server.try_wait().unwrap() {
+        if let Some(status) = server.0.try_wait().unwrap() {
             assert!(status.success(), "a graceful stop exits 0: {status}");
             break;
         }
@@ -178,4 +196,118 @@ fn help_documents_settings() {
     ] {
         assert!(help.contains(setting), "--help lacks {setting}:\n{help}");
     }
+}
+
+/// Starts `huashen serve --demo` delivering to `smtp`, planning every second.
+fn serve_with_mail(url: &str, smtp: &SmtpServer, smtp_timeout_secs: u64) -> Running {
+    Command::new(env!("CARGO_BIN_EXE_huashen"))
+        .args([
+            "serve",
+            "--demo",
+            "--bind",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .env("SMTP_URL", smtp.url())
+        .env("SMTP_TIMEOUT_SECS", smtp_timeout_secs.to_string())
+        .env("HUASHEN_MAIL_LEASE_SECS", "3")
+        .env("HUASHEN_PLAN_SCHEDULE", "* * * * * *")
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve")
+}
+
+async fn ledger(url: &str) -> Vec<entities::notification::Model> {
+    use sea_orm::EntityTrait;
+    // Empty until the server has created the tables.
+    let db = huashen_api::db::connect(url).await.unwrap();
+    let rows = entities::notification::Entity::find()
+        .all(&db)
+        .await
+        .unwrap_or_default();
+    let _ = db.close().await;
+    rows
+}
+
+async fn killed_mid_delivery_then_restarted(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let url = database.url.clone();
+    let smtp = SmtpServer::start().await;
+    smtp.set(Behavior::Stall);
+    let mut first = serve_with_mail(&url, &smtp, 30);
+    // Wait until the welcome letters are planned and a delivery is under way.
+    let started = Instant::now();
+    loop {
+        let rows = ledger(&url).await;
+        if rows.len() >= 10 && rows.iter().any(|r| r.locked_until.is_some()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "nothing planned: {} rows",
+            rows.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    first.0.kill().expect("SIGKILL");
+    first.0.wait().unwrap();
+    assert!(smtp.received().is_empty());
+
+    smtp.set(Behavior::Accept);
+    let mut second = serve_with_mail(&url, &smtp, 5);
+    let mails = smtp.wait_for(10, Duration::from_secs(60)).await;
+    // Time for any duplicate to show up.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let _ = Command::new("kill")
+        .args(["-TERM", &second.0.id().to_string()])
+        .status();
+    assert!(second.0.wait().unwrap().success(), "a graceful stop");
+    let mails = if smtp.received().len() > mails.len() {
+        smtp.received()
+    } else {
+        mails
+    };
+    // One mail per ledger row (the welcome letters, and the digest when it is
+    // morning in Shanghai), none twice.
+    let rows = ledger(&url).await;
+    let mut distinct: Vec<_> = mails
+        .iter()
+        .map(|m| (m.to.join(","), m.subject()))
+        .collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        (mails.len(), distinct.len()),
+        (rows.len(), rows.len()),
+        "every due mail once: {distinct:?}"
+    );
+    assert_eq!(rows.iter().filter(|r| r.kind == "welcome").count(), 10);
+    let subjects: Vec<_> = mails.iter().map(|m| m.subject()).collect();
+    assert!(
+        subjects.iter().any(|s| s == "欢迎入住花神庙社区"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects
+            .iter()
+            .any(|s| s == "Welcome to Huashenmiao Community"),
+        "{subjects:?}"
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r.status == entities::enums::NotificationStatus::Sent),
+        "{rows:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_delivery_then_restarted_sqlite() {
+    killed_mid_delivery_then_restarted(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_delivery_then_restarted_postgres() {
+    killed_mid_delivery_then_restarted(Backend::Postgres).await;
 }

@@ -9,7 +9,9 @@ use crate::error::ApiError;
 pub mod api_keys;
 pub mod communities;
 pub mod events;
+pub mod feedback;
 pub mod health;
+pub mod notifications;
 pub mod people;
 pub mod registrations;
 pub mod shifts;
@@ -28,6 +30,8 @@ pub enum Tag {
     Shifts,
     /// Cultural-exchange events.
     Events,
+    /// The ledger of mails planned and sent.
+    Notifications,
     /// API keys and their roles.
     ApiKeys,
     /// Liveness and readiness.
@@ -42,6 +46,8 @@ pub type Api = (
     events::EventsApi,
     registrations::RegistrationsApi,
     signups::SignupsApi,
+    feedback::FeedbackApi,
+    notifications::NotificationsApi,
     api_keys::ApiKeysApi,
     health::HealthApi,
 );
@@ -57,6 +63,8 @@ pub fn service() -> OpenApiService<Api, ()> {
             events::EventsApi,
             registrations::RegistrationsApi,
             signups::SignupsApi,
+            feedback::FeedbackApi,
+            notifications::NotificationsApi,
             api_keys::ApiKeysApi,
             health::HealthApi,
         ),

@@ -20,6 +20,7 @@ both_backends!(
     permanent_failure_is_not_retried,
     stalled_server_times_out_and_retries,
     two_workers_send_each_mail_once,
+    feedback_by_token,
 );
 
 fn to(mail: &Received) -> &str {
@@ -636,5 +637,191 @@ async fn two_workers_send_each_mail_once(backend: Backend) {
     recipients.sort();
     recipients.dedup();
     assert_eq!((smtp.received().len(), recipients.len()), (20, 20));
+    app.stop().await;
+}
+
+/// The one-time link in a feedback request.
+fn feedback_token(mail: &Received) -> String {
+    let text = mail.text();
+    let start = text.find("/v1/feedback/").expect("a feedback link") + "/v1/feedback/".len();
+    text[start..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+async fn feedback_by_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let admin = Some(app.admin_key.as_str());
+    let community = id(&app.community("hsm").await);
+    let kim = app
+        .person(
+            &community,
+            "Kim Minjun",
+            json!({"locale": "ko", "nationality": "KR"}),
+        )
+        .await;
+    let emily = app
+        .person(
+            &community,
+            "Emily Carter",
+            json!({"locale": "en", "nationality": "US"}),
+        )
+        .await;
+    let absent = app.person(&community, "Wang Fang", json!({})).await;
+    let event = id(&app.event(&community, 24).await);
+    app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+        .await
+        .expect(200);
+    for person in [&kim, &emily, &absent] {
+        app.post(
+            &format!("/v1/events/{event}/registrations"),
+            admin,
+            json!({"person_id": id(person)}),
+        )
+        .await
+        .expect(201);
+    }
+    for person in [&kim, &emily] {
+        app.post(
+            &format!("/v1/events/{event}/check-ins"),
+            admin,
+            json!({"person_id": id(person)}),
+        )
+        .await
+        .expect(200);
+    }
+    // It took place this morning and ended three hours ago.
+    let ended = Utc::now() - Duration::hours(3);
+    app.patch(
+        &format!("/v1/events/{event}"),
+        admin,
+        json!({"starts_at": (ended - Duration::hours(2)).to_rfc3339(), "ends_at": ended.to_rfc3339(), "registration_closes_at": null}),
+        None,
+    )
+    .await
+    .expect(200);
+    let worker = app.worker(&smtp);
+    let report = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(
+        sent(&report.outcomes),
+        2,
+        "only those who checked in: {report:?}"
+    );
+    let mails = smtp.received();
+    let to_emily = mail_to(&mails, &email(&emily));
+    assert_eq!(to_emily.subject(), "How was Winter Solstice Dumplings?");
+    assert!(
+        to_emily
+            .text()
+            .contains("https://portal.example.cn/v1/feedback/")
+    );
+    let (emily_token, kim_token) = (
+        feedback_token(to_emily),
+        feedback_token(mail_to(&mails, &email(&kim))),
+    );
+
+    let invitation = app
+        .get(&format!("/v1/feedback/{emily_token}"), None)
+        .await
+        .expect(200);
+    assert_eq!(invitation.body["title"], "Winter Solstice Dumplings");
+    assert_eq!(invitation.body["submitted"], false);
+    let korean = app
+        .get(&format!("/v1/feedback/{kim_token}"), None)
+        .await
+        .expect(200);
+    assert_eq!(
+        (korean.body["locale"].clone(), korean.body["title"].clone()),
+        (json!("ko"), json!("冬至包饺子"))
+    );
+
+    app.post(
+        &format!("/v1/feedback/{emily_token}"),
+        None,
+        json!({"rating": 6}),
+    )
+    .await
+    .expect_problem(400);
+    let given = app
+        .post(
+            &format!("/v1/feedback/{emily_token}"),
+            None,
+            json!({"rating": 5, "comment": "Lovely evening!"}),
+        )
+        .await
+        .expect(200);
+    assert_eq!(given.body["rating"], 5);
+    app.post(
+        &format!("/v1/feedback/{emily_token}"),
+        None,
+        json!({"rating": 1}),
+    )
+    .await
+    .expect_problem(409);
+    app.post(
+        &format!("/v1/feedback/{kim_token}"),
+        None,
+        json!({"rating": 3}),
+    )
+    .await
+    .expect(200);
+    app.get("/v1/feedback/0123456789abcdef", None)
+        .await
+        .expect_problem(404);
+
+    let summary = app
+        .get(&format!("/v1/events/{event}/feedback"), admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(
+        (
+            summary["requested"].clone(),
+            summary["count"].clone(),
+            summary["average"].clone()
+        ),
+        (json!(2), json!(2), json!(4.0))
+    );
+    assert_eq!(
+        summary["distribution"],
+        json!({"1": 0, "2": 0, "3": 1, "4": 0, "5": 1})
+    );
+    assert_eq!(
+        summary["by_nationality"],
+        json!([{"nationality": "KR", "count": 1, "average": 3.0}, {"nationality": "US", "count": 1, "average": 5.0}])
+    );
+    assert_eq!(summary["comments"][0]["comment"], "Lovely evening!");
+    let volunteer = app
+        .key(entities::enums::Role::Volunteer, None, kim["id"].as_str())
+        .await;
+    app.get(&format!("/v1/events/{event}/feedback"), Some(&volunteer))
+        .await
+        .expect_problem(403);
+
+    // Links last 30 days.
+    use sea_orm::{ConnectionTrait, Statement};
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            match app.backend {
+                Backend::Sqlite => "UPDATE feedback SET expires_at = ?",
+                Backend::Postgres => "UPDATE feedback SET expires_at = $1",
+            },
+            [(Utc::now() - Duration::minutes(1)).into()],
+        ))
+        .await
+        .unwrap();
+    app.get(&format!("/v1/feedback/{kim_token}"), None)
+        .await
+        .expect_problem(410);
+    app.post(
+        &format!("/v1/feedback/{kim_token}"),
+        None,
+        json!({"rating": 4}),
+    )
+    .await
+    .expect_problem(410);
     app.stop().await;
 }
