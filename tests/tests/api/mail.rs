@@ -21,6 +21,7 @@ both_backends!(
     stalled_server_times_out_and_retries,
     two_workers_send_each_mail_once,
     feedback_by_token,
+    reminder_for_a_shift_just_after_a_dst_jump,
 );
 
 fn to(mail: &Received) -> &str {
@@ -823,5 +824,59 @@ async fn feedback_by_token(backend: Backend) {
     )
     .await
     .expect_problem(410);
+    app.stop().await;
+}
+
+async fn reminder_for_a_shift_just_after_a_dst_jump(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let admin = Some(app.admin_key.as_str());
+    let community = app
+        .post(
+            "/v1/communities",
+            admin,
+            json!({"slug": "brooklyn", "name": {"en": "Brooklyn Heights"}, "time_zone": "America/New_York", "default_locale": "en"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let station = app
+        .post("/v1/stations", admin, json!({"community_id": community, "kind": "volunteer", "name": {"en": "Volunteer Desk"}}))
+        .await
+        .expect(201)
+        .id();
+    // New York jumps from 02:00 to 03:00 on 14 March 2027; the shift starts at 03:30 EDT.
+    let shift = app
+        .post(
+            "/v1/shifts",
+            admin,
+            json!({"station_id": station, "starts_at": "2027-03-14T03:30:00-04:00", "ends_at": "2027-03-14T05:30:00-04:00", "capacity": 2}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let volunteer = app
+        .person(&community, "Emily Carter", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &shift, &id(&volunteer)).await;
+    let worker = app.worker(&smtp);
+    worker
+        .tick(Utc.with_ymd_and_hms(2027, 3, 13, 7, 29, 0).unwrap())
+        .await
+        .unwrap();
+    assert!(smtp.received().is_empty(), "not before 24 hours ahead");
+    let report = worker
+        .tick(Utc.with_ymd_and_hms(2027, 3, 13, 7, 30, 0).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.outcomes, [Outcome::Sent]);
+    let reminder = &smtp.received()[0];
+    assert!(
+        reminder
+            .text()
+            .contains("Sunday 14 March 2027, 03:30 to 05:30"),
+        "local time after the jump: {}",
+        reminder.text()
+    );
     app.stop().await;
 }
