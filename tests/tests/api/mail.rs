@@ -22,6 +22,7 @@ both_backends!(
     two_workers_send_each_mail_once,
     feedback_by_token,
     reminder_for_a_shift_just_after_a_dst_jump,
+    event_reminders_and_farewells,
 );
 
 fn to(mail: &Received) -> &str {
@@ -464,6 +465,7 @@ async fn waitlist_and_cancellation_notices(backend: Backend) {
 }
 
 async fn organizer_digest(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Statement};
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = id(&app.community("hsm").await);
@@ -475,46 +477,96 @@ async fn organizer_digest(backend: Backend) {
             json!({"is_organizer": true, "locale": "en"}),
         )
         .await;
-    // The next 08:00 in Shanghai, at least an hour away.
+    // The next 08:00 in Shanghai at least an hour away: new sign-ups made now fall in
+    // its last 24 hours.
     let shanghai = zone("Asia/Shanghai");
-    let day = (Utc::now() + Duration::hours(1))
-        .with_timezone(&shanghai)
-        .date_naive()
-        + Duration::days(1);
-    let eight = huashen_worker::planner::local_instant(day, 8, shanghai);
+    let soon = Utc::now() + Duration::hours(1);
+    let mut day = soon.with_timezone(&shanghai).date_naive();
+    let mut eight = huashen_worker::planner::local_instant(day, 8, shanghai);
+    if eight <= soon {
+        day += Duration::days(1);
+        eight = huashen_worker::planner::local_instant(day, 8, shanghai);
+    }
     let hours_ahead = (eight - Utc::now()).num_hours() + 5;
+    let starts = Utc::now() + Duration::hours(hours_ahead);
     let thin = app
         .post(
             "/v1/shifts",
             Some(&app.admin_key),
-            json!({"station_id": station, "starts_at": (Utc::now() + Duration::hours(hours_ahead)).to_rfc3339(), "ends_at": (Utc::now() + Duration::hours(hours_ahead + 2)).to_rfc3339(), "capacity": 4, "min_volunteers": 2}),
+            json!({"station_id": station, "starts_at": starts.to_rfc3339(), "ends_at": (starts + Duration::hours(2)).to_rfc3339(), "capacity": 4, "min_volunteers": 2}),
         )
         .await
         .expect(201);
+    let newcomer = app
+        .person(&community, "Anna Mueller", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &thin.id(), &id(&newcomer)).await;
+    // Yesterday, as the digest sees it, Li Ming did not show up.
+    let missed = id(&app.shift(&station, 200, 2).await);
+    let absent = app
+        .person(&community, "Li Ming", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &missed, &id(&absent)).await;
+    let noon = huashen_worker::planner::local_instant(day - Duration::days(1), 12, shanghai);
+    let sql = |statement: &str| match app.backend {
+        Backend::Sqlite => statement
+            .replace("$1", "?")
+            .replace("$2", "?")
+            .replace("$3", "?"),
+        Backend::Postgres => statement.to_owned(),
+    };
+    let missed_id = uuid::Uuid::parse_str(&missed).unwrap();
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            sql("UPDATE shifts SET starts_at = $1, ends_at = $2 WHERE id = $3"),
+            [
+                noon.into(),
+                (noon + Duration::hours(2)).into(),
+                missed_id.into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            sql("UPDATE shift_signups SET status = 'no_show' WHERE shift_id = $1"),
+            [missed_id.into()],
+        ))
+        .await
+        .unwrap();
+
     let worker = app.worker(&smtp);
     worker.tick(eight - Duration::minutes(1)).await.unwrap();
-    assert!(smtp.received().is_empty(), "not before 08:00");
-    let report = worker.tick(eight + Duration::minutes(10)).await.unwrap();
-    assert_eq!(sent(&report.outcomes), 1);
+    assert!(
+        smtp.received().iter().all(|m| to(m) != email(&organizer)),
+        "not before 08:00"
+    );
+    worker.tick(eight + Duration::minutes(10)).await.unwrap();
     let digest = mail_to(&smtp.received(), &email(&organizer)).clone();
     assert!(
         digest.subject().starts_with("Huashenmiao: daily digest"),
         "{}",
         digest.subject()
     );
-    let starts = DateTime::parse_from_rfc3339(thin.body["starts_at"].as_str().unwrap())
-        .unwrap()
-        .with_timezone(&Utc);
+    let text = digest.text();
+    let at = date_time(starts, shanghai, "en");
     assert!(
-        digest.text().contains(&format!(
-            "English Corner, {}: 0 of 2 confirmed",
-            date_time(starts, shanghai, "en")
-        )),
-        "{}",
-        digest.text()
+        text.contains(&format!("English Corner, {at}: 1 of 2 confirmed")),
+        "understaffed: {text}"
     );
+    assert!(
+        text.contains("Li Ming (English Corner)"),
+        "no-shows: {text}"
+    );
+    assert!(
+        text.contains(&format!("Anna Mueller: English Corner, {at}")),
+        "new sign-ups: {text}"
+    );
+    let before = smtp.received().len();
     worker.tick(eight + Duration::minutes(20)).await.unwrap();
-    assert_eq!(smtp.received().len(), 1, "one digest a day");
+    assert_eq!(smtp.received().len(), before, "one digest a day");
     app.stop().await;
 }
 
@@ -877,6 +929,96 @@ async fn reminder_for_a_shift_just_after_a_dst_jump(backend: Backend) {
             .contains("Sunday 14 March 2027, 03:30 to 05:30"),
         "local time after the jump: {}",
         reminder.text()
+    );
+    app.stop().await;
+}
+
+async fn event_reminders_and_farewells(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let admin = Some(app.admin_key.as_str());
+    let community = id(&app.community("hsm").await);
+    let event = id(&app.event(&community, 30).await);
+    app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+        .await
+        .expect(200);
+    let keen = app
+        .person(&community, "Emily Carter", json!({"locale": "en"}))
+        .await;
+    let quiet = app
+        .person(
+            &community,
+            "Kim Minjun",
+            json!({"notifications": {"reminders": false}}),
+        )
+        .await;
+    let gone = app.person(&community, "Li Ming", json!({})).await;
+    for person in [&keen, &quiet, &gone] {
+        app.post(
+            &format!("/v1/events/{event}/registrations"),
+            admin,
+            json!({"person_id": id(person)}),
+        )
+        .await
+        .expect(201);
+    }
+    app.delete(
+        &format!("/v1/events/{event}/registrations/{}", id(&gone)),
+        admin,
+    )
+    .await
+    .expect(200);
+    let worker = app.worker(&smtp);
+    let now = Utc::now();
+    assert_eq!(
+        worker.tick(now + Duration::hours(5)).await.unwrap().planned,
+        0
+    );
+    let due = worker.tick(now + Duration::hours(7)).await.unwrap();
+    assert_eq!(sent(&due.outcomes), 1, "{due:?}");
+    assert!(
+        due.outcomes
+            .contains(&Outcome::Skipped("the recipient opted out".to_owned()))
+    );
+    assert!(
+        mail_to(&smtp.received(), &email(&keen))
+            .subject()
+            .starts_with("Reminder: Winter Solstice Dumplings on ")
+    );
+
+    // A farewell at 09:00 Shanghai time on the moving-out day.
+    let leaving = app
+        .person(
+            &community,
+            "Pierre Dubois",
+            json!({"locale": "fr", "moving_out_on": "2027-06-30"}),
+        )
+        .await;
+    worker
+        .tick(Utc.with_ymd_and_hms(2027, 6, 30, 0, 59, 0).unwrap())
+        .await
+        .unwrap();
+    assert!(smtp.received().iter().all(|m| to(m) != email(&leaving)));
+    worker
+        .tick(Utc.with_ymd_and_hms(2027, 6, 30, 1, 0, 0).unwrap())
+        .await
+        .unwrap();
+    let farewell = mail_to(&smtp.received(), &email(&leaving)).clone();
+    assert!(
+        farewell.text().contains("30 juin 2027"),
+        "{}",
+        farewell.text()
+    );
+    worker
+        .tick(Utc.with_ymd_and_hms(2027, 6, 30, 5, 0, 0).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        smtp.received()
+            .iter()
+            .filter(|m| to(m) == email(&leaving))
+            .count(),
+        1
     );
     app.stop().await;
 }
