@@ -54,7 +54,19 @@ enum Decision {
     Miss(String),
 }
 
-/// Rows the sender should work on now: queued, due, and not held.
+/// A row a sender may take at `now`: queued, due, and not held by another sender.
+fn ready(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(notification::Column::Status.eq(NotificationStatus::Queued))
+        .add(notification::Column::DueAt.lte(now))
+        .add(
+            Condition::any()
+                .add(notification::Column::LockedUntil.is_null())
+                .add(notification::Column::LockedUntil.lte(now)),
+        )
+}
+
+/// Rows the sender should work on now.
 pub async fn due_ids(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
@@ -63,13 +75,7 @@ pub async fn due_ids(
     notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)
-        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
-        .filter(notification::Column::DueAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(notification::Column::LockedUntil.is_null())
-                .add(notification::Column::LockedUntil.lte(now)),
-        )
+        .filter(ready(now))
         .order_by_asc(notification::Column::DueAt)
         .limit(limit)
         .into_tuple()
@@ -92,13 +98,7 @@ async fn claim(
         )
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))
         .filter(notification::Column::Id.eq(id))
-        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
-        .filter(notification::Column::DueAt.lte(now))
-        .filter(
-            Condition::any()
-                .add(notification::Column::LockedUntil.is_null())
-                .add(notification::Column::LockedUntil.lte(now)),
-        )
+        .filter(ready(now))
         .exec(db)
         .await?;
     Ok(claimed.rows_affected == 1)
