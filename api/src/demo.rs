@@ -340,6 +340,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             notify_reminders: true,
             notify_birthday: true,
             notify_feedback: true,
+            erased_at: None,
             created_at: now,
             updated_at: now,
             version: 1,

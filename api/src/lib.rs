@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod idempotency;
 pub mod pagination;
+pub mod personal_data;
 pub mod registrations;
 pub mod routes;
 pub mod signups;

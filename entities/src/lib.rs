@@ -3,6 +3,7 @@
 //! This crate holds definitions only: no queries, no business rules.
 
 pub mod api_key;
+pub mod audit_entry;
 pub mod community;
 pub mod enums;
 pub mod event;

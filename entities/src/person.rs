@@ -35,6 +35,8 @@ pub struct Model {
     pub notify_reminders: bool,
     pub notify_birthday: bool,
     pub notify_feedback: bool,
+    /// Set once the person's data was erased; the row stays so totals stay right.
+    pub erased_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

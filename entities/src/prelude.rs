@@ -1,4 +1,5 @@
 pub use crate::api_key::Entity as ApiKey;
+pub use crate::audit_entry::Entity as AuditEntry;
 pub use crate::community::Entity as Community;
 pub use crate::event::Entity as Event;
 pub use crate::event_registration::Entity as EventRegistration;

@@ -6,6 +6,7 @@ pub mod database;
 
 mod m20261128_000001_core;
 mod m20261128_000002_mail_facts;
+mod m20261128_000003_personal_data;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261128_000002_mail_facts::Migration),
+            Box::new(m20261128_000003_personal_data::Migration),
         ]
     }
 }

@@ -489,6 +489,7 @@ impl TestApp {
                 notify_reminders: true,
                 notify_birthday: true,
                 notify_feedback: true,
+                erased_at: None,
                 created_at: now,
                 updated_at: now,
                 version: 1,

@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, OpenApiService, Tags};
 use crate::error::ApiError;
 
 pub mod api_keys;
+pub mod audit;
 pub mod communities;
 pub mod events;
 pub mod feedback;
@@ -49,6 +50,7 @@ pub type Api = (
     feedback::FeedbackApi,
     notifications::NotificationsApi,
     api_keys::ApiKeysApi,
+    audit::AuditApi,
     health::HealthApi,
 );
 
@@ -66,6 +68,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             feedback::FeedbackApi,
             notifications::NotificationsApi,
             api_keys::ApiKeysApi,
+            audit::AuditApi,
             health::HealthApi,
         ),
         "Huashen",

@@ -20,6 +20,7 @@ use crate::auth::{ApiKey, Caller};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::personal_data;
 use crate::state::AppState;
 use crate::store::save_versioned;
 use crate::time::now;
@@ -89,6 +90,8 @@ pub struct Person {
     pub moved_in_on: Option<NaiveDate>,
     pub moving_out_on: Option<NaiveDate>,
     pub notifications: NotificationPreferences,
+    /// Set once the person's data was erased; the record stays, anonymised.
+    pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -116,6 +119,7 @@ impl From<person::Model> for Person {
                 birthday_card: m.notify_birthday,
                 feedback: m.notify_feedback,
             },
+            erased_at: m.erased_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -280,6 +284,7 @@ impl PeopleApi {
             notify_reminders: preferences.reminders,
             notify_birthday: preferences.birthday_card,
             notify_feedback: preferences.feedback,
+            erased_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -384,6 +389,9 @@ impl PeopleApi {
     ) -> Result<Fetched<Person>> {
         let current = visible(&state, &caller, id.0).await?;
         check_if_match(if_match.0.as_deref(), current.version)?;
+        if current.erased_at.is_some() {
+            return Err(ApiError::conflict("the person's data was erased"));
+        }
         let patch = body.0;
         let roles_changed = patch.is_volunteer.is_some() || patch.is_organizer.is_some();
         if roles_changed && !caller.can_manage(current.community_id) {
@@ -447,25 +455,105 @@ impl PeopleApi {
         Ok(Fetched::Ok(body, tag))
     }
 
-    /// Delete a person who has no sign-ups, registrations or keys (admin, organizers).
+    /// Erase a person's personal data (organizers, or the person's own key). The record
+    /// stays, anonymised, so hours and attendance totals stay right; upcoming places are
+    /// given up, feedback is detached, keys and links stop working, queued mail is
+    /// skipped. Audited.
     #[oai(path = "/:id", method = "delete")]
-    async fn delete(
+    async fn erase(
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
-        let current = visible(&state, &caller, id.0).await?;
-        caller.require_manage(current.community_id)?;
-        person::Entity::delete_by_id(current.id)
-            .exec(&state.db)
-            .await
-            .map_err(|e| {
-                ApiError::from(e)
-                    .or_referenced("the person has sign-ups, registrations or API keys")
-            })?;
+        let person = visible(&state, &caller, id.0).await?;
+        let lead = state.settings.self_cancel_lead;
+        personal_data::erase(&state.db, &caller, person, now(), lead).await?;
         Ok(Deleted::NoContent)
     }
+
+    /// Everything Huashen holds about a person, as JSON (organizers, or the person's
+    /// own key). Audited.
+    #[oai(path = "/:id/export", method = "get")]
+    async fn export(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        id: Path<Uuid>,
+    ) -> Result<Json<PersonalDataExport>> {
+        let person = visible(&state, &caller, id.0).await?;
+        let now = now();
+        personal_data::audit(&state.db, &caller, "export", &person, now).await?;
+        let held = personal_data::holdings(&state.db, person).await?;
+        Ok(Json(PersonalDataExport {
+            exported_at: now,
+            person: held.person.into(),
+            signups: held
+                .signups
+                .into_iter()
+                .map(|(s, shift)| ExportedSignup {
+                    signup: s.into(),
+                    shift: shift.map(Into::into),
+                })
+                .collect(),
+            registrations: held
+                .registrations
+                .into_iter()
+                .map(|(r, event)| ExportedRegistration {
+                    registration: r.into(),
+                    event: event.map(Into::into),
+                })
+                .collect(),
+            feedback: held
+                .feedback
+                .into_iter()
+                .filter_map(|f| {
+                    Some(ExportedFeedback {
+                        event_id: f.event_id,
+                        rating: f.rating?,
+                        comment: f.comment,
+                        submitted_at: f.submitted_at?,
+                    })
+                })
+                .collect(),
+            notifications: held.notifications.into_iter().map(Into::into).collect(),
+            api_keys: held.api_keys.into_iter().map(Into::into).collect(),
+        }))
+    }
+}
+
+/// Everything Huashen holds about one person.
+#[derive(Object)]
+pub struct PersonalDataExport {
+    pub exported_at: DateTime<Utc>,
+    pub person: Person,
+    pub signups: Vec<ExportedSignup>,
+    pub registrations: Vec<ExportedRegistration>,
+    pub feedback: Vec<ExportedFeedback>,
+    /// Mails planned or sent to the person.
+    pub notifications: Vec<super::notifications::Notification>,
+    /// Keys acting for the person (their secrets are not kept, so not exported).
+    pub api_keys: Vec<super::api_keys::ApiKeyInfo>,
+}
+
+#[derive(Object)]
+pub struct ExportedSignup {
+    pub signup: super::signups::Signup,
+    pub shift: Option<super::shifts::Shift>,
+}
+
+#[derive(Object)]
+pub struct ExportedRegistration {
+    pub registration: super::registrations::Registration,
+    pub event: Option<super::events::Event>,
+}
+
+#[derive(Object)]
+pub struct ExportedFeedback {
+    pub event_id: Uuid,
+    pub rating: i32,
+    pub comment: Option<String>,
+    pub submitted_at: DateTime<Utc>,
 }
 
 /// Makes `%` and `_` in user input match themselves.

@@ -7,6 +7,7 @@ mod events;
 mod idempotency;
 mod mail;
 mod people;
+mod personal_data;
 mod protocol;
 mod registrations;
 mod shifts;

@@ -428,20 +428,29 @@ async fn delete(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let admin = Some(app.admin_key.as_str());
     let community = id(&app.community("hsm").await);
-    let person = app.person(&community, "Tanaka Yuki", json!({})).await;
+    let person = app
+        .person(
+            &community,
+            "Tanaka Yuki",
+            json!({"phone": "+86 139 0000 0000", "birthday": "1994-12-01"}),
+        )
+        .await;
     app.delete(&format!("/v1/people/{}", id(&person)), admin)
         .await
         .expect(204);
-    app.get(&format!("/v1/people/{}", id(&person)), admin)
+    let erased = app
+        .get(&format!("/v1/people/{}", id(&person)), admin)
         .await
-        .expect_problem(404);
-
-    let keyed = app
-        .person(&community, "Kim Min-jun", json!({"is_volunteer": true}))
-        .await;
-    app.key(Role::Volunteer, None, keyed["id"].as_str()).await;
-    app.delete(&format!("/v1/people/{}", id(&keyed)), admin)
+        .expect(200)
+        .body;
+    assert_eq!(erased["full_name"], "(erased)");
+    assert!(erased["erased_at"].is_string());
+    assert_eq!(
+        (erased["phone"].clone(), erased["birthday"].clone()),
+        (Value::Null, Value::Null)
+    );
+    app.delete(&format!("/v1/people/{}", id(&person)), admin)
         .await
-        .expect_problem(409);
+        .expect(204);
     app.stop().await;
 }
