@@ -15,6 +15,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::{NewKey, create_key};
+use crate::series::{self, NewSeries};
 use crate::time::now;
 
 pub const DEMO_SLUG: &str = "huashenmiao";
@@ -34,8 +35,9 @@ fn date(y: i32, m: u32, d: u32) -> Option<NaiveDate> {
     NaiveDate::from_ymd_opt(y, m, d)
 }
 
-/// A weekly shift pattern of one station.
+/// A weekly shift pattern of one station; with `series`, a recurring series (RRULE).
 struct Rota {
+    series: Option<&'static str>,
     weekdays: &'static [Weekday],
     start: (u32, u32),
     minutes: u64,
@@ -87,6 +89,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             ),
             "花神庙社区党群服务中心一楼",
             Rota {
+                series: None,
                 weekdays: &[Weekday::Mon, Weekday::Wed, Weekday::Fri],
                 start: (9, 0),
                 minutes: 180,
@@ -104,6 +107,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             ),
             "花神庙社区党群服务中心二楼",
             Rota {
+                series: None,
                 weekdays: &[Weekday::Tue, Weekday::Thu],
                 start: (14, 0),
                 minutes: 180,
@@ -121,6 +125,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             ),
             "花神庙小区北门",
             Rota {
+                series: None,
                 weekdays: &[Weekday::Sat],
                 start: (9, 0),
                 minutes: 150,
@@ -138,6 +143,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             ),
             "花神庙社区广场",
             Rota {
+                series: None,
                 weekdays: &[Weekday::Sat],
                 start: (19, 0),
                 minutes: 120,
@@ -155,6 +161,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             ),
             "花神庙社区图书室",
             Rota {
+                series: Some("FREQ=WEEKLY;BYDAY=WE"),
                 weekdays: &[Weekday::Wed],
                 start: (19, 0),
                 minutes: 90,
@@ -184,6 +191,30 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
         .reset_all()
         .insert(&txn)
         .await?;
+        if let Some(rrule) = rota.series {
+            let station = station::Entity::find_by_id(station_id)
+                .one(&txn)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the station just created is gone"))?;
+            let weekly = NewSeries {
+                rrule: rrule.to_owned(),
+                starts_on: today + Days::new(1),
+                start_time: NaiveTime::from_hms_opt(rota.start.0, rota.start.1, 0)
+                    .unwrap_or_default(),
+                duration_minutes: rota.minutes as i32,
+                capacity: rota.capacity,
+                min_volunteers: 1.max(rota.capacity / 2),
+                languages_wanted: rota.languages.iter().map(|l| (*l).to_owned()).collect(),
+                skills_wanted: Vec::new(),
+                notes: None,
+                until: Some(today + Days::new(12 * 7)),
+                count: None,
+            };
+            series::create(&txn, &station, weekly, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("the English Corner series: {e:?}"))?;
+            continue;
+        }
         for offset in 1..=21 {
             let day = today + Days::new(offset);
             if !rota.weekdays.contains(&day.weekday()) {
@@ -213,6 +244,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
                 confirmed_count: 0,
                 waitlist_count: 0,
                 cancelled_at: None,
+                series_id: None,
                 created_at: now,
                 updated_at: now,
                 version: 1,

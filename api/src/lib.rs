@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod personal_data;
 pub mod registrations;
 pub mod routes;
+pub mod series;
 pub mod signups;
 pub mod state;
 pub mod store;

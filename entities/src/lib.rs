@@ -15,5 +15,6 @@ pub mod notification;
 pub mod person;
 pub mod prelude;
 pub mod shift;
+pub mod shift_series;
 pub mod shift_signup;
 pub mod station;

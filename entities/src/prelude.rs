@@ -8,5 +8,6 @@ pub use crate::idempotency_key::Entity as IdempotencyKey;
 pub use crate::notification::Entity as Notification;
 pub use crate::person::Entity as Person;
 pub use crate::shift::Entity as Shift;
+pub use crate::shift_series::Entity as ShiftSeries;
 pub use crate::shift_signup::Entity as ShiftSignup;
 pub use crate::station::Entity as Station;

@@ -25,6 +25,8 @@ pub struct Model {
     pub confirmed_count: i32,
     pub waitlist_count: i32,
     pub cancelled_at: Option<DateTimeUtc>,
+    /// The series this shift was expanded from, if any.
+    pub series_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

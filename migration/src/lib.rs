@@ -7,6 +7,7 @@ pub mod database;
 mod m20261128_000001_core;
 mod m20261128_000002_mail_facts;
 mod m20261128_000003_personal_data;
+mod m20261128_000004_shift_series;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_core::Migration),
             Box::new(m20261128_000002_mail_facts::Migration),
             Box::new(m20261128_000003_personal_data::Migration),
+            Box::new(m20261128_000004_shift_series::Migration),
         ]
     }
 }

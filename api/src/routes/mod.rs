@@ -15,6 +15,7 @@ pub mod health;
 pub mod notifications;
 pub mod people;
 pub mod registrations;
+pub mod series;
 pub mod shifts;
 pub mod signups;
 pub mod stations;
@@ -47,6 +48,7 @@ pub type Api = (
     events::EventsApi,
     registrations::RegistrationsApi,
     signups::SignupsApi,
+    series::SeriesApi,
     feedback::FeedbackApi,
     notifications::NotificationsApi,
     api_keys::ApiKeysApi,
@@ -65,6 +67,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             events::EventsApi,
             registrations::RegistrationsApi,
             signups::SignupsApi,
+            series::SeriesApi,
             feedback::FeedbackApi,
             notifications::NotificationsApi,
             api_keys::ApiKeysApi,

@@ -10,6 +10,7 @@ mod people;
 mod personal_data;
 mod protocol;
 mod registrations;
+mod series;
 mod shifts;
 mod signups;
 mod stations;
