@@ -373,6 +373,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             notify_birthday: true,
             notify_feedback: true,
             erased_at: None,
+            calendar_token_hash: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -201,6 +201,7 @@ pub async fn erase(
     active.notify_birthday = Set(false);
     active.notify_feedback = Set(false);
     active.erased_at = Set(Some(now));
+    active.calendar_token_hash = Set(None);
     active.updated_at = Set(now);
     active.version = Set(person.version + 1);
     let erased = active.update(&txn).await?;

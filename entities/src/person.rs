@@ -37,6 +37,8 @@ pub struct Model {
     pub notify_feedback: bool,
     /// Set once the person's data was erased; the row stays so totals stay right.
     pub erased_at: Option<DateTimeUtc>,
+    /// SHA-256 of the secret in the person's calendar feed URL; empty when revoked.
+    pub calendar_token_hash: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

@@ -8,6 +8,7 @@ mod m20261128_000001_core;
 mod m20261128_000002_mail_facts;
 mod m20261128_000003_personal_data;
 mod m20261128_000004_shift_series;
+mod m20261128_000005_calendar_tokens;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_mail_facts::Migration),
             Box::new(m20261128_000003_personal_data::Migration),
             Box::new(m20261128_000004_shift_series::Migration),
+            Box::new(m20261128_000005_calendar_tokens::Migration),
         ]
     }
 }

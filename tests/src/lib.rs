@@ -490,6 +490,7 @@ impl TestApp {
                 notify_birthday: true,
                 notify_feedback: true,
                 erased_at: None,
+                calendar_token_hash: None,
                 created_at: now,
                 updated_at: now,
                 version: 1,

@@ -75,6 +75,7 @@ async fn tick_writes_due_mail_to_the_outbox() {
         notify_birthday: true,
         notify_feedback: true,
         erased_at: None,
+        calendar_token_hash: None,
         created_at: now,
         updated_at: now,
         version: 1,

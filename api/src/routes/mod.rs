@@ -8,6 +8,7 @@ use crate::error::ApiError;
 
 pub mod api_keys;
 pub mod audit;
+pub mod calendars;
 pub mod communities;
 pub mod events;
 pub mod feedback;
@@ -32,6 +33,8 @@ pub enum Tag {
     Shifts,
     /// Cultural-exchange events.
     Events,
+    /// iCalendar feeds for phones and calendar programs.
+    Calendars,
     /// The ledger of mails planned and sent.
     Notifications,
     /// API keys and their roles.
@@ -50,6 +53,7 @@ pub type Api = (
     signups::SignupsApi,
     series::SeriesApi,
     feedback::FeedbackApi,
+    calendars::CalendarsApi,
     notifications::NotificationsApi,
     api_keys::ApiKeysApi,
     audit::AuditApi,
@@ -69,6 +73,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             signups::SignupsApi,
             series::SeriesApi,
             feedback::FeedbackApi,
+            calendars::CalendarsApi,
             notifications::NotificationsApi,
             api_keys::ApiKeysApi,
             audit::AuditApi,

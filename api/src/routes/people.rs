@@ -285,6 +285,7 @@ impl PeopleApi {
             notify_birthday: preferences.birthday_card,
             notify_feedback: preferences.feedback,
             erased_at: None,
+            calendar_token_hash: None,
             created_at: now,
             updated_at: now,
             version: 1,

@@ -1,6 +1,7 @@
 //! Integration tests over real HTTP; each runs on SQLite and on PostgreSQL.
 
 mod api_keys;
+mod calendars;
 mod communities;
 mod concurrency;
 mod events;
