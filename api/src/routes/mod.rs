@@ -16,6 +16,7 @@ pub mod health;
 pub mod notifications;
 pub mod people;
 pub mod registrations;
+pub mod reports;
 pub mod series;
 pub mod shifts;
 pub mod signups;
@@ -33,6 +34,8 @@ pub enum Tag {
     Shifts,
     /// Cultural-exchange events.
     Events,
+    /// Numbers for the community's meetings, as JSON or CSV.
+    Reports,
     /// iCalendar feeds for phones and calendar programs.
     Calendars,
     /// The ledger of mails planned and sent.
@@ -54,6 +57,7 @@ pub type Api = (
     series::SeriesApi,
     feedback::FeedbackApi,
     calendars::CalendarsApi,
+    reports::ReportsApi,
     notifications::NotificationsApi,
     api_keys::ApiKeysApi,
     audit::AuditApi,
@@ -74,6 +78,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             series::SeriesApi,
             feedback::FeedbackApi,
             calendars::CalendarsApi,
+            reports::ReportsApi,
             notifications::NotificationsApi,
             api_keys::ApiKeysApi,
             audit::AuditApi,

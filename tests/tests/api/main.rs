@@ -11,6 +11,7 @@ mod people;
 mod personal_data;
 mod protocol;
 mod registrations;
+mod reports;
 mod series;
 mod shifts;
 mod signups;
