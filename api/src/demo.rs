@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Asia::Shanghai;
-use entities::enums::{EventStatus, Role, ShiftStatus, StationKind};
+use entities::enums::{CareKind, EventStatus, Role, ShiftStatus, StationKind};
 use entities::json::{LocalizedText, TagList};
-use entities::{community, event, person, shift, station};
+use entities::{care_plan, community, event, person, shift, station};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
+    Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -380,6 +380,36 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
         }
         .into_active_model()
         .reset_all()
+        .insert(&txn)
+        .await?;
+    }
+
+    // 日常一个电: 王芳 calls 张伟 every week; the first call is due today.
+    let by_name = |name: &str| {
+        person::Entity::find()
+            .filter(person::Column::CommunityId.eq(community_id))
+            .filter(person::Column::FullName.eq(name.to_owned()))
+    };
+    if let (Some(caller), Some(resident)) = (
+        by_name("王芳").one(&txn).await?,
+        by_name("张伟").one(&txn).await?,
+    ) {
+        care_plan::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            person_id: Set(resident.id),
+            community_id: Set(community_id),
+            kind: Set(CareKind::Call),
+            every_days: Set(7),
+            assignee_id: Set(caller.id),
+            next_due_on: Set(today),
+            notes: Set(Some(
+                "问问身体和生活情况 / ask how he is keeping".to_owned(),
+            )),
+            ended_at: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            version: Set(1),
+        }
         .insert(&txn)
         .await?;
     }

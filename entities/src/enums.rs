@@ -95,3 +95,14 @@ string_enum!(
         Volunteer = "volunteer",
     }
 );
+
+string_enum!(
+    /// A kind of care in the "five ones": calls and visits are planned, the rest logged.
+    CareKind {
+        Call = "call",
+        Visit = "visit",
+        Flowers = "flowers",
+        FarewellGift = "farewell_gift",
+        Other = "other",
+    }
+);

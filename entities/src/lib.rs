@@ -4,6 +4,8 @@
 
 pub mod api_key;
 pub mod audit_entry;
+pub mod care_entry;
+pub mod care_plan;
 pub mod community;
 pub mod enums;
 pub mod event;

@@ -1,5 +1,7 @@
 pub use crate::api_key::Entity as ApiKey;
 pub use crate::audit_entry::Entity as AuditEntry;
+pub use crate::care_entry::Entity as CareEntry;
+pub use crate::care_plan::Entity as CarePlan;
 pub use crate::community::Entity as Community;
 pub use crate::event::Entity as Event;
 pub use crate::event_registration::Entity as EventRegistration;

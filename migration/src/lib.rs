@@ -9,6 +9,7 @@ mod m20261128_000002_mail_facts;
 mod m20261128_000003_personal_data;
 mod m20261128_000004_shift_series;
 mod m20261128_000005_calendar_tokens;
+mod m20261128_000006_care;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_personal_data::Migration),
             Box::new(m20261128_000004_shift_series::Migration),
             Box::new(m20261128_000005_calendar_tokens::Migration),
+            Box::new(m20261128_000006_care::Migration),
         ]
     }
 }

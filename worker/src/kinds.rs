@@ -14,11 +14,12 @@ pub enum MailKind {
     WaitlistPromoted,
     ShiftCancelled,
     EventCancelled,
+    CareDue,
     Digest,
 }
 
 impl MailKind {
-    pub const ALL: [MailKind; 10] = [
+    pub const ALL: [MailKind; 11] = [
         Self::Welcome,
         Self::ShiftReminder,
         Self::EventReminder,
@@ -28,6 +29,7 @@ impl MailKind {
         Self::WaitlistPromoted,
         Self::ShiftCancelled,
         Self::EventCancelled,
+        Self::CareDue,
         Self::Digest,
     ];
 
@@ -42,6 +44,7 @@ impl MailKind {
             Self::WaitlistPromoted => "waitlist_promoted",
             Self::ShiftCancelled => "shift_cancelled",
             Self::EventCancelled => "event_cancelled",
+            Self::CareDue => "care_due",
             Self::Digest => "digest",
         }
     }
@@ -55,6 +58,7 @@ impl MailKind {
     pub fn grace(self) -> Duration {
         match self {
             Self::Welcome | Self::FeedbackRequest => Duration::days(7),
+            Self::CareDue => Duration::days(3),
             Self::Birthday | Self::Farewell => Duration::hours(12),
             Self::Digest => Duration::hours(4),
             Self::ShiftReminder

@@ -11,7 +11,9 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use entities::enums::{
     EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
 };
-use entities::{community, event, event_registration, notification, person, shift, shift_signup};
+use entities::{
+    care_plan, community, event, event_registration, notification, person, shift, shift_signup,
+};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
@@ -67,6 +69,7 @@ pub async fn plan(
     due.extend(feedback_requests(db, settings, now).await?);
     due.extend(promotions(db, now).await?);
     due.extend(cancellations(db, now).await?);
+    due.extend(care_reminders(db, &communities, now).await?);
     due.extend(digests(db, &communities, now).await?);
 
     let recipients: Vec<Uuid> = due
@@ -456,6 +459,44 @@ async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
         })
     });
     Ok(shifts.chain(events).collect())
+}
+
+/// Reminders to whoever is assigned a care call or visit, at 09:00 community time on
+/// the due day; once per due day.
+async fn care_reminders(
+    db: &DatabaseConnection,
+    communities: &HashMap<Uuid, community::Model>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let latest_today = todays_dates(now)
+        .into_iter()
+        .max()
+        .unwrap_or(now.date_naive());
+    let plans = care_plan::Entity::find()
+        .filter(care_plan::Column::EndedAt.is_null())
+        .filter(care_plan::Column::NextDueOn.lte(latest_today))
+        .filter(
+            care_plan::Column::NextDueOn
+                .gte(latest_today - MailKind::CareDue.grace() - Duration::days(1)),
+        )
+        .all(db)
+        .await?;
+    Ok(plans
+        .into_iter()
+        .filter_map(|plan| {
+            let zone = zone(&communities.get(&plan.community_id)?.time_zone);
+            let due_at = local_instant(plan.next_due_on, MORNING_MAIL_HOUR, zone);
+            (due_at <= now).then(|| Due {
+                kind: MailKind::CareDue,
+                community_id: plan.community_id,
+                recipient: plan.assignee_id,
+                subject_type: "care_plan",
+                subject_id: plan.id,
+                dedupe_key: format!("care_due:{}:{}", plan.id, plan.next_due_on),
+                due_at,
+            })
+        })
+        .collect())
 }
 
 /// The organizer digest at 08:00 community time, to each organizer of the community.

@@ -15,8 +15,8 @@ use entities::enums::{
 };
 use entities::json::LocalizedText;
 use entities::{
-    community, event, event_registration, feedback, notification, person, shift, shift_signup,
-    station,
+    care_plan, community, event, event_registration, feedback, notification, person, shift,
+    shift_signup, station,
 };
 use lettre::message::Mailbox;
 use minijinja::Value;
@@ -398,6 +398,37 @@ async fn decide(
                 kind.as_str(),
                 row.subject_type
             )));
+        }
+        MailKind::CareDue => {
+            let Some(plan) = care_plan::Entity::find_by_id(row.subject_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(Decision::Skip("the care plan no longer exists".to_owned()));
+            };
+            let due_on = row
+                .due_at
+                .with_timezone(&zone(&reader.community.time_zone))
+                .date_naive();
+            if plan.ended_at.is_some() || plan.next_due_on > due_on {
+                return Ok(Decision::Skip(
+                    "the care plan ended or the care was given".to_owned(),
+                ));
+            }
+            let resident = person::Entity::find_by_id(plan.person_id).one(db).await?;
+            let today = now.with_timezone(&reader.zone()).date_naive();
+            reader.context(vec![
+                (
+                    "resident",
+                    resident.map(|p| p.full_name).unwrap_or_default().into(),
+                ),
+                (
+                    "visit",
+                    (plan.kind == entities::enums::CareKind::Visit).into(),
+                ),
+                ("due_on", date(plan.next_due_on, &reader.locale).into()),
+                ("overdue", (plan.next_due_on < today).into()),
+            ])
         }
         MailKind::Digest => {
             if !reader.person.is_organizer {

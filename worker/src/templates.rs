@@ -135,6 +135,12 @@ pub fn sample_context(kind: MailKind) -> Value {
             ("event", "Winter Solstice Dumplings".into()),
             ("starts_at", "Sunday 6 December 2026, 15:00".into()),
         ],
+        MailKind::CareDue => vec![
+            ("resident", "张伟".into()),
+            ("visit", false.into()),
+            ("due_on", "Monday 30 November 2026".into()),
+            ("overdue", true.into()),
+        ],
         MailKind::Digest => vec![
             ("date", "Saturday 28 November 2026".into()),
             (

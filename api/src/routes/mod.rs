@@ -9,6 +9,7 @@ use crate::error::ApiError;
 pub mod api_keys;
 pub mod audit;
 pub mod calendars;
+pub mod care;
 pub mod communities;
 pub mod events;
 pub mod feedback;
@@ -34,6 +35,8 @@ pub enum Tag {
     Shifts,
     /// Cultural-exchange events.
     Events,
+    /// The care programme: planned calls and visits, and the care log.
+    Care,
     /// Numbers for the community's meetings, as JSON or CSV.
     Reports,
     /// iCalendar feeds for phones and calendar programs.
@@ -57,6 +60,7 @@ pub type Api = (
     series::SeriesApi,
     feedback::FeedbackApi,
     calendars::CalendarsApi,
+    care::CareApi,
     reports::ReportsApi,
     notifications::NotificationsApi,
     api_keys::ApiKeysApi,
@@ -78,6 +82,7 @@ pub fn service() -> OpenApiService<Api, ()> {
             series::SeriesApi,
             feedback::FeedbackApi,
             calendars::CalendarsApi,
+            care::CareApi,
             reports::ReportsApi,
             notifications::NotificationsApi,
             api_keys::ApiKeysApi,

@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod calendars;
+mod care;
 mod communities;
 mod concurrency;
 mod events;
