@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use entities::enums::{RegistrationStatus, ShiftStatus, SignupStatus};
-use entities::{community, event, event_registration, person, shift, shift_signup, station};
+use entities::{
+    care_plan, community, event, event_registration, person, shift, shift_signup, station,
+};
 use minijinja::Value;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder};
@@ -29,6 +31,13 @@ struct Understaffed {
 struct NoShow {
     name: String,
     activity: String,
+}
+
+#[derive(Serialize)]
+struct OverdueCare {
+    resident: String,
+    assignee: String,
+    due_on: String,
 }
 
 #[derive(Serialize)]
@@ -149,8 +158,39 @@ pub async fn contents(
         })
         .collect();
 
+    let overdue = care_plan::Entity::find()
+        .filter(care_plan::Column::CommunityId.eq(community.id))
+        .filter(care_plan::Column::EndedAt.is_null())
+        .filter(care_plan::Column::NextDueOn.lt(today))
+        .order_by_asc(care_plan::Column::NextDueOn)
+        .all(db)
+        .await?;
+    let carers: HashMap<Uuid, String> = person::Entity::find()
+        .filter(
+            person::Column::Id.is_in(
+                overdue
+                    .iter()
+                    .flat_map(|p| [p.person_id, p.assignee_id])
+                    .collect::<Vec<_>>(),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.full_name))
+        .collect();
+    let overdue_care: Vec<OverdueCare> = overdue
+        .iter()
+        .map(|plan| OverdueCare {
+            resident: carers.get(&plan.person_id).cloned().unwrap_or_default(),
+            assignee: carers.get(&plan.assignee_id).cloned().unwrap_or_default(),
+            due_on: date(plan.next_due_on, locale),
+        })
+        .collect();
+
     Ok(vec![
         ("date", date(today, locale).into()),
+        ("overdue_care", Value::from_serialize(&overdue_care)),
         ("understaffed", Value::from_serialize(&understaffed)),
         ("no_shows", Value::from_serialize(&no_shows)),
         ("new_signups", Value::from_serialize(&new_signups)),

@@ -156,6 +156,12 @@ pub fn sample_context(kind: MailKind) -> Value {
                 ]),
             ),
             (
+                "overdue_care",
+                Value::from_serialize(vec![
+                    serde_json::json!({"resident": "张伟", "assignee": "王芳", "due_on": "Monday 23 November 2026"}),
+                ]),
+            ),
+            (
                 "new_signups",
                 Value::from_serialize(vec![
                     serde_json::json!({"name": "Anna Müller", "activity": "English Corner", "starts_at": "Wednesday 2 December 2026, 19:00"}),

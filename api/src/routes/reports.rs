@@ -7,7 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use entities::enums::{EventStatus, RegistrationStatus, SignupStatus};
 use entities::{
-    community, event, event_registration, feedback, person, shift, shift_signup, station,
+    care_entry, care_plan, community, event, event_registration, feedback, person, shift,
+    shift_signup, station,
 };
 use huashen_worker::locale::pick;
 use poem_openapi::param::{Header, Query};
@@ -197,6 +198,23 @@ pub struct NationalityRow {
     pub hours: f64,
     /// Share of all volunteer hours in the period, 0–1.
     pub share_of_hours: f64,
+}
+
+/// How well one care plan was kept in the period.
+#[derive(Object, Serialize)]
+pub struct CareRow {
+    pub plan_id: Uuid,
+    pub resident: String,
+    pub assignee: String,
+    /// `call` or `visit`.
+    pub kind: String,
+    pub every_days: i32,
+    /// Calls or visits the plan asked for in the period.
+    pub due: u32,
+    /// Calls or visits logged against the plan in the period.
+    pub done: u32,
+    /// `done / due`, at most 1.
+    pub coverage: f64,
 }
 
 /// Attended sign-ups of the community with their shifts, in the period.
@@ -558,6 +576,83 @@ impl ReportsApi {
                     },
                     nationality,
                 }
+            })
+            .collect();
+        scope.respond(rows)
+    }
+
+    /// Care-programme coverage: for each plan, calls or visits due in the period against
+    /// those logged (default: the last 30 days).
+    #[oai(path = "/care", method = "get")]
+    async fn care(
+        &self,
+        state: poem::web::Data<&AppState>,
+        ApiKey(caller): ApiKey,
+        community_id: Query<Option<Uuid>>,
+        from: Query<Option<DateTime<Utc>>>,
+        to: Query<Option<DateTime<Utc>>>,
+        #[oai(name = "Accept")] accept: Header<Option<String>>,
+    ) -> Result<ReportResponse<CareRow>> {
+        let to_at = to.0.unwrap_or_else(crate::time::now);
+        let from_at = from.0.unwrap_or(to_at - chrono::Duration::days(30));
+        let scope = scope(
+            &state.db,
+            &caller,
+            community_id.0,
+            Some(from_at),
+            Some(to_at),
+            accept.0,
+        )
+        .await?;
+        let zone = huashen_worker::format::zone(&scope.community.time_zone);
+        let (first_day, last_day) = (
+            from_at.with_timezone(&zone).date_naive(),
+            to_at.with_timezone(&zone).date_naive(),
+        );
+        let plans = care_plan::Entity::find()
+            .filter(care_plan::Column::CommunityId.eq(scope.community.id))
+            .all(&state.db)
+            .await?;
+        let entries = care_entry::Entity::find()
+            .filter(care_entry::Column::CommunityId.eq(scope.community.id))
+            .filter(care_entry::Column::HappenedOn.gte(first_day))
+            .filter(care_entry::Column::HappenedOn.lte(last_day))
+            .all(&state.db)
+            .await?;
+        let people = people_of(&state.db, scope.community.id).await?;
+        let name = |id: Uuid| {
+            people
+                .get(&id)
+                .map(|p| p.full_name.clone())
+                .unwrap_or_default()
+        };
+        let rows = plans
+            .into_iter()
+            .filter_map(|plan| {
+                // The part of the period the plan was running.
+                let start = first_day.max(plan.created_at.with_timezone(&zone).date_naive());
+                let end = plan.ended_at.map_or(last_day, |e| {
+                    last_day.min(e.with_timezone(&zone).date_naive())
+                });
+                if end < start {
+                    return None;
+                }
+                let days = (end - start).num_days() + 1;
+                let due = (days / i64::from(plan.every_days.max(1))).max(1) as u32;
+                let done = entries
+                    .iter()
+                    .filter(|e| e.care_plan_id == Some(plan.id))
+                    .count() as u32;
+                Some(CareRow {
+                    plan_id: plan.id,
+                    resident: name(plan.person_id),
+                    assignee: name(plan.assignee_id),
+                    kind: plan.kind.as_str().to_owned(),
+                    every_days: plan.every_days,
+                    due,
+                    done,
+                    coverage: round2((f64::from(done) / f64::from(due)).min(1.0)),
+                })
             })
             .collect();
         scope.respond(rows)

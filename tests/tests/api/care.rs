@@ -171,6 +171,48 @@ async fn plans_reminders_and_the_log(backend: Backend) {
     .await
     .expect_problem(409);
 
+    // An overdue visit shows in the organizer digest and in the coverage report.
+    let office = app
+        .person(
+            &community,
+            "Zhang Min",
+            json!({"is_organizer": true, "locale": "en", "email": "office@example.cn"}),
+        )
+        .await;
+    let visit = app
+        .post(&plans, o, json!({"kind": "visit", "every_days": 14, "assignee_id": id(&caller), "first_due_on": (today - Duration::days(3)).to_string()}))
+        .await
+        .expect(201)
+        .body;
+    let eight = huashen_worker::planner::local_instant(today + Duration::days(1), 8, shanghai);
+    worker.tick(eight + Duration::minutes(5)).await.unwrap();
+    let digest = smtp
+        .received()
+        .into_iter()
+        .find(|m| m.to == [office["email"].as_str().unwrap()])
+        .expect("a digest");
+    assert!(
+        digest.text().contains("张伟 (by 王芳, due "),
+        "{}",
+        digest.text()
+    );
+    let coverage = app.get("/v1/reports/care", o).await.expect(200).body;
+    let rows = coverage["rows"].as_array().unwrap();
+    let row = |plan: &serde_json::Value| {
+        rows.iter()
+            .find(|r| r["plan_id"] == plan["id"])
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (row(&plan)["done"].clone(), row(&plan)["coverage"].clone()),
+        (json!(1), json!(1.0))
+    );
+    assert_eq!(
+        (row(&visit)["done"].clone(), row(&visit)["coverage"].clone()),
+        (json!(0), json!(0.0))
+    );
+
     let other = id(&app.community("other").await);
     let stranger = app.key(Role::Organizer, Some(&other), None).await;
     app.get(&plans, Some(&stranger)).await.expect_problem(404);
