@@ -13,6 +13,7 @@ mod personal_data;
 mod protocol;
 mod registrations;
 mod reports;
+mod scope;
 mod series;
 mod shifts;
 mod signups;
