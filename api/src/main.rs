@@ -166,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
                     cors_origins: args.cors_origins,
                     max_body_bytes: args.max_body_bytes,
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
+                    webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
                 }),
             };
             tokio::spawn(async move {

@@ -19,6 +19,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// How long before a shift starts volunteers may still cancel themselves.
     pub self_cancel_lead: chrono::Duration,
+    /// Webhook target hosts allowed even in loopback or private ranges.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl Default for Settings {
@@ -27,6 +29,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             self_cancel_lead: chrono::Duration::hours(3),
+            webhook_allowed_hosts: Vec::new(),
         }
     }
 }

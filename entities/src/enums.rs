@@ -106,3 +106,12 @@ string_enum!(
         Other = "other",
     }
 );
+
+string_enum!(
+    /// Where a webhook delivery stands.
+    DeliveryStatus {
+        Pending = "pending",
+        Delivered = "delivered",
+        Failed = "failed",
+    }
+);

@@ -20,3 +20,5 @@ pub mod shift;
 pub mod shift_series;
 pub mod shift_signup;
 pub mod station;
+pub mod webhook;
+pub mod webhook_delivery;

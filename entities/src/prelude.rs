@@ -13,3 +13,5 @@ pub use crate::shift::Entity as Shift;
 pub use crate::shift_series::Entity as ShiftSeries;
 pub use crate::shift_signup::Entity as ShiftSignup;
 pub use crate::station::Entity as Station;
+pub use crate::webhook::Entity as Webhook;
+pub use crate::webhook_delivery::Entity as WebhookDelivery;

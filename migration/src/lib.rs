@@ -10,6 +10,7 @@ mod m20261128_000003_personal_data;
 mod m20261128_000004_shift_series;
 mod m20261128_000005_calendar_tokens;
 mod m20261128_000006_care;
+mod m20261128_000007_webhooks;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_shift_series::Migration),
             Box::new(m20261128_000005_calendar_tokens::Migration),
             Box::new(m20261128_000006_care::Migration),
+            Box::new(m20261128_000007_webhooks::Migration),
         ]
     }
 }

@@ -6,6 +6,7 @@
 //! `HUASHEN_TEST_POSTGRES_URL` points at the PostgreSQL server whose databases the
 //! tests create and drop (default `postgres://postgres@127.0.0.1:5432/test`).
 
+pub mod receiver;
 pub mod smtp;
 
 use std::path::PathBuf;
@@ -518,6 +519,7 @@ impl TestApp {
             outbox_dir: std::env::temp_dir(),
             smtp_timeout_secs: 1,
             lease_secs: 60,
+            webhook_allowed_hosts: vec!["127.0.0.1".to_owned()],
             plan_schedule: "* * * * * *".to_owned(),
         };
         args.worker(self.db.clone()).expect("a worker")

@@ -34,6 +34,10 @@ pub struct MailArgs {
     /// again after this. Longer than any delivery can take.
     #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = 300)]
     pub lease_secs: u64,
+    /// Webhook target hosts allowed even though they are loopback or private,
+    /// comma-separated (e.g. an intranet front-end).
+    #[arg(long, env = "HUASHEN_WEBHOOK_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub webhook_allowed_hosts: Vec<String>,
     /// When the planner runs: a cron expression with seconds first.
     #[arg(long, env = "HUASHEN_PLAN_SCHEDULE", default_value = "0 * * * * *")]
     pub plan_schedule: String,
@@ -54,12 +58,17 @@ impl MailArgs {
             settings.feedback_url = url.clone();
         }
         settings.lease = chrono::Duration::seconds(self.lease_secs.max(1) as i64);
+        settings.webhook_allowed_hosts = self.webhook_allowed_hosts.clone();
         let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));
         Ok(Worker {
             db,
             mailer: Mailer::new(self.smtp_url.as_deref(), self.outbox_dir.clone(), timeout)?,
             templates: Arc::new(Templates::load()),
             settings: Arc::new(settings),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| anyhow::anyhow!("building the HTTP client: {e}"))?,
         })
     }
 }

@@ -108,7 +108,9 @@ async fn plan_and_dispatch(runner: &Runner) -> anyhow::Result<()> {
     if planned > 0 || !due.is_empty() {
         tracing::info!(planned, queued = due.len(), "planned and queued mail");
     }
-    runner.queue.push(due).await
+    runner.queue.push(due).await?;
+    crate::webhooks::deliver_due(&runner.worker, now).await?;
+    Ok(())
 }
 
 async fn on_tick(_tick: Tick, runner: Data<Runner>) -> Result<(), BoxDynError> {

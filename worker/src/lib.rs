@@ -19,6 +19,7 @@ pub mod mailer;
 pub mod planner;
 pub mod sender;
 pub mod templates;
+pub mod webhooks;
 
 pub use mailer::Mailer;
 pub use sender::Outcome;
@@ -36,6 +37,8 @@ pub struct MailSettings {
     pub lease: Duration,
     /// Attempts before a temporary failure becomes `failed`.
     pub max_attempts: i32,
+    /// Webhook target hosts allowed even in loopback or private ranges.
+    pub webhook_allowed_hosts: Vec<String>,
 }
 
 impl MailSettings {
@@ -50,6 +53,7 @@ impl MailSettings {
             feedback_delay: Duration::hours(2),
             lease: Duration::minutes(5),
             max_attempts: 5,
+            webhook_allowed_hosts: Vec::new(),
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct Worker {
     pub mailer: Mailer,
     pub templates: Arc<Templates>,
     pub settings: Arc<MailSettings>,
+    /// For webhook deliveries.
+    pub http: reqwest::Client,
 }
 
 /// Where the outbox goes when no SMTP server is configured.
@@ -73,6 +79,8 @@ pub fn default_outbox() -> PathBuf {
 pub struct TickReport {
     pub planned: usize,
     pub outcomes: Vec<Outcome>,
+    /// Webhook deliveries made.
+    pub webhooks: usize,
 }
 
 impl Worker {
@@ -102,6 +110,11 @@ impl Worker {
                 break;
             }
         }
-        Ok(TickReport { planned, outcomes })
+        let webhooks = webhooks::deliver_due(self, now).await?;
+        Ok(TickReport {
+            planned,
+            outcomes,
+            webhooks,
+        })
     }
 }

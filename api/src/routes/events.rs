@@ -408,6 +408,13 @@ impl EventsApi {
         let event =
             registrations::change_status(&state.db, &caller, id.0, EventStatus::Published, now())
                 .await?;
+        super::emit(
+            &state,
+            event.community_id,
+            "event.published",
+            &format!("/v1/events/{}", event.id),
+        )
+        .await;
         let (body, tag) = tagged(event);
         Ok(Fetched::Ok(body, tag))
     }
@@ -423,6 +430,13 @@ impl EventsApi {
         let event =
             registrations::change_status(&state.db, &caller, id.0, EventStatus::Cancelled, now())
                 .await?;
+        super::emit(
+            &state,
+            event.community_id,
+            "event.cancelled",
+            &format!("/v1/events/{}", event.id),
+        )
+        .await;
         let (body, tag) = tagged(event);
         Ok(Fetched::Ok(body, tag))
     }

@@ -172,6 +172,10 @@ impl FeedbackApi {
                 "feedback was already given with this link",
             ));
         }
+        if let Some(community) = super::community_of_event(&state, row.event_id).await {
+            let path = format!("/v1/events/{}/feedback", row.event_id);
+            super::emit(&state, community, "feedback.submitted", &path).await;
+        }
         Ok(Json(FeedbackReceipt {
             event_id: row.event_id,
             rating: answer.rating,

@@ -22,6 +22,7 @@ pub mod series;
 pub mod shifts;
 pub mod signups;
 pub mod stations;
+pub mod webhooks;
 
 #[derive(Tags)]
 pub enum Tag {
@@ -41,6 +42,8 @@ pub enum Tag {
     Reports,
     /// iCalendar feeds for phones and calendar programs.
     Calendars,
+    /// Events pushed to front-ends.
+    Webhooks,
     /// The ledger of mails planned and sent.
     Notifications,
     /// API keys and their roles.
@@ -49,45 +52,56 @@ pub enum Tag {
     Health,
 }
 
+/// The resources, in two groups (poem-openapi takes up to sixteen APIs in one tuple).
 pub type Api = (
-    communities::CommunitiesApi,
-    people::PeopleApi,
-    stations::StationsApi,
-    shifts::ShiftsApi,
-    events::EventsApi,
-    registrations::RegistrationsApi,
-    signups::SignupsApi,
-    series::SeriesApi,
-    feedback::FeedbackApi,
-    calendars::CalendarsApi,
-    care::CareApi,
-    reports::ReportsApi,
-    notifications::NotificationsApi,
-    api_keys::ApiKeysApi,
-    audit::AuditApi,
-    health::HealthApi,
+    (
+        communities::CommunitiesApi,
+        people::PeopleApi,
+        stations::StationsApi,
+        shifts::ShiftsApi,
+        signups::SignupsApi,
+        series::SeriesApi,
+        events::EventsApi,
+        registrations::RegistrationsApi,
+        feedback::FeedbackApi,
+    ),
+    (
+        care::CareApi,
+        calendars::CalendarsApi,
+        reports::ReportsApi,
+        notifications::NotificationsApi,
+        webhooks::WebhooksApi,
+        api_keys::ApiKeysApi,
+        audit::AuditApi,
+        health::HealthApi,
+    ),
 );
 
 /// The OpenAPI service; its spec is the committed `openapi.yaml`.
 pub fn service() -> OpenApiService<Api, ()> {
     OpenApiService::new(
         (
-            communities::CommunitiesApi,
-            people::PeopleApi,
-            stations::StationsApi,
-            shifts::ShiftsApi,
-            events::EventsApi,
-            registrations::RegistrationsApi,
-            signups::SignupsApi,
-            series::SeriesApi,
-            feedback::FeedbackApi,
-            calendars::CalendarsApi,
-            care::CareApi,
-            reports::ReportsApi,
-            notifications::NotificationsApi,
-            api_keys::ApiKeysApi,
-            audit::AuditApi,
-            health::HealthApi,
+            (
+                communities::CommunitiesApi,
+                people::PeopleApi,
+                stations::StationsApi,
+                shifts::ShiftsApi,
+                signups::SignupsApi,
+                series::SeriesApi,
+                events::EventsApi,
+                registrations::RegistrationsApi,
+                feedback::FeedbackApi,
+            ),
+            (
+                care::CareApi,
+                calendars::CalendarsApi,
+                reports::ReportsApi,
+                notifications::NotificationsApi,
+                webhooks::WebhooksApi,
+                api_keys::ApiKeysApi,
+                audit::AuditApi,
+                health::HealthApi,
+            ),
         ),
         "Huashen",
         env!("CARGO_PKG_VERSION"),
@@ -125,6 +139,56 @@ pub enum Deleted {
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
+
+/// Records `event_type` about `path` for the community's webhooks. The change it
+/// reports is already committed; if recording fails, it is logged and the request
+/// still succeeds.
+pub async fn emit(
+    state: &crate::state::AppState,
+    community_id: uuid::Uuid,
+    event_type: &str,
+    path: &str,
+) {
+    if let Err(err) = huashen_worker::webhooks::emit(
+        &state.db,
+        community_id,
+        event_type,
+        path,
+        crate::time::now(),
+    )
+    .await
+    {
+        tracing::warn!(error = %err, event_type, "recording a webhook event failed");
+    }
+}
+
+/// The community of a shift, for events about it.
+pub async fn community_of_shift(
+    state: &crate::state::AppState,
+    shift_id: uuid::Uuid,
+) -> Option<uuid::Uuid> {
+    use sea_orm::EntityTrait;
+    entities::shift::Entity::find_by_id(shift_id)
+        .one(&state.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|s| s.community_id)
+}
+
+/// The community of an event, for events about it.
+pub async fn community_of_event(
+    state: &crate::state::AppState,
+    event_id: uuid::Uuid,
+) -> Option<uuid::Uuid> {
+    use sea_orm::EntityTrait;
+    entities::event::Entity::find_by_id(event_id)
+        .one(&state.db)
+        .await
+        .ok()
+        .flatten()
+        .map(|e| e.community_id)
+}
 
 /// The ETag of a resource at `version`.
 pub fn etag(version: i32) -> String {

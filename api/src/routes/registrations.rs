@@ -92,6 +92,13 @@ impl RegistrationsApi {
     ) -> Result<RegistrationCreated> {
         let registration =
             registrations::register(&state.db, &caller, id.0, body.0.person_id, now()).await?;
+        if let Some(community) = super::community_of_event(&state, id.0).await {
+            let path = format!(
+                "/v1/events/{}/registrations/{}",
+                id.0, registration.person_id
+            );
+            super::emit(&state, community, "registration.created", &path).await;
+        }
         Ok(RegistrationCreated::Created(Json(registration.into())))
     }
 
@@ -141,6 +148,14 @@ impl RegistrationsApi {
         person_id: Path<Uuid>,
     ) -> Result<Json<RegistrationCancellation>> {
         let outcome = registrations::cancel(&state.db, &caller, id.0, person_id.0, now()).await?;
+        if let Some(community) = super::community_of_event(&state, id.0).await {
+            let path = format!("/v1/events/{}/registrations/{}", id.0, person_id.0);
+            super::emit(&state, community, "registration.cancelled", &path).await;
+            for promoted in &outcome.promoted {
+                let path = format!("/v1/events/{}/registrations/{}", id.0, promoted.person_id);
+                super::emit(&state, community, "registration.promoted", &path).await;
+            }
+        }
         Ok(Json(RegistrationCancellation {
             registration: outcome.registration.into(),
             promoted: outcome

@@ -358,6 +358,13 @@ impl ShiftsApi {
         id: Path<Uuid>,
     ) -> Result<Fetched<Shift>> {
         let shift = signups::cancel_shift(&state.db, &caller, id.0, now()).await?;
+        super::emit(
+            &state,
+            shift.community_id,
+            "shift.cancelled",
+            &format!("/v1/shifts/{}", shift.id),
+        )
+        .await;
         let (body, tag) = tagged(shift);
         Ok(Fetched::Ok(body, tag))
     }

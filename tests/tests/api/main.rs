@@ -18,3 +18,4 @@ mod series;
 mod shifts;
 mod signups;
 mod stations;
+mod webhooks;
