@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, Days, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Asia::Shanghai;
-use entities::enums::{CareKind, EventStatus, Role, ShiftStatus, StationKind};
+use entities::enums::{
+    CareKind, EventStatus, RegistrationStatus, Role, ShiftStatus, SignupStatus, StationKind,
+};
 use entities::json::{LocalizedText, TagList};
-use entities::{care_plan, community, event, person, shift, station};
+use entities::{
+    care_plan, community, event, event_registration, feedback, person, shift, shift_signup, station,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
     Set, TransactionTrait,
@@ -491,6 +495,8 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
         .await?;
     }
 
+    seed_history(&txn, community_id, today, now).await?;
+
     let (_, secret) = create_key(
         &txn,
         NewKey {
@@ -504,4 +510,152 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
     .map_err(|e| anyhow::anyhow!("creating the demo admin key: {e}"))?;
     txn.commit().await?;
     Ok(Some(secret))
+}
+
+/// Last week, so the reports have something to show: two patrols at the volunteer
+/// station (attended, one no-show) and a dumpling party with check-ins and ratings.
+async fn seed_history(
+    txn: &sea_orm::DatabaseTransaction,
+    community_id: Uuid,
+    today: NaiveDate,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let people = person::Entity::find()
+        .filter(person::Column::CommunityId.eq(community_id))
+        .all(txn)
+        .await?;
+    let volunteers: Vec<&person::Model> = people.iter().filter(|p| p.is_volunteer).collect();
+    let station = station::Entity::find()
+        .filter(station::Column::CommunityId.eq(community_id))
+        .filter(station::Column::Kind.eq(StationKind::Volunteer))
+        .one(txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the volunteer station is missing"))?;
+    let at = |days_ago: u64, hour: u32| {
+        Shanghai
+            .from_local_datetime(
+                &(today - Days::new(days_ago))
+                    .and_time(NaiveTime::from_hms_opt(hour, 0, 0).unwrap_or_default()),
+            )
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or(now)
+    };
+    for (days_ago, crew) in [(7, &volunteers[..4]), (6, &volunteers[2..])] {
+        let starts_at = at(days_ago, 19);
+        let shift_id = Uuid::now_v7();
+        shift::Model {
+            id: shift_id,
+            station_id: station.id,
+            community_id,
+            starts_at,
+            ends_at: starts_at + chrono::Duration::hours(2),
+            capacity: 6,
+            min_volunteers: 3,
+            languages_wanted: TagList::default(),
+            skills_wanted: TagList(vec!["patrol".to_owned()]),
+            notes: None,
+            status: ShiftStatus::Scheduled,
+            confirmed_count: crew.len() as i32,
+            waitlist_count: 0,
+            cancelled_at: None,
+            series_id: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(txn)
+        .await?;
+        for (n, volunteer) in crew.iter().enumerate() {
+            let came = n + 1 < crew.len() || days_ago == 7;
+            shift_signup::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                shift_id: Set(shift_id),
+                person_id: Set(volunteer.id),
+                status: Set(if came {
+                    SignupStatus::Attended
+                } else {
+                    SignupStatus::NoShow
+                }),
+                waitlist_position: Set(None),
+                hours_credited: Set(Some(if came { 2.0 } else { 0.0 })),
+                promoted_at: Set(None),
+                cancel_reason: Set(None),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    let starts_at = at(5, 15);
+    let event_id = Uuid::now_v7();
+    event::Model {
+        id: event_id,
+        community_id,
+        title: text("中外居民包饺子", "Dumplings with Neighbours"),
+        description: text(
+            "中外居民一起包饺子。",
+            "Chinese and foreign neighbours make dumplings together.",
+        ),
+        category: "festival".to_owned(),
+        venue: Some("花神庙社区党群服务中心 / Huashenmiao Community Centre".to_owned()),
+        starts_at,
+        ends_at: starts_at + chrono::Duration::hours(3),
+        capacity: 20,
+        registration_opens_at: None,
+        registration_closes_at: None,
+        status: EventStatus::Completed,
+        registered_count: people.len() as i32,
+        waitlist_count: 0,
+        cancelled_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(txn)
+    .await?;
+    for (n, guest) in people.iter().enumerate() {
+        let came = n % 4 != 3;
+        let registration_id = Uuid::now_v7();
+        event_registration::ActiveModel {
+            id: Set(registration_id),
+            event_id: Set(event_id),
+            person_id: Set(guest.id),
+            status: Set(if came {
+                RegistrationStatus::CheckedIn
+            } else {
+                RegistrationStatus::NoShow
+            }),
+            waitlist_position: Set(None),
+            checked_in_at: Set(came.then_some(starts_at)),
+            promoted_at: Set(None),
+            cancel_reason: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        if came && n % 2 == 0 {
+            feedback::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                event_id: Set(event_id),
+                registration_id: Set(registration_id),
+                person_id: Set(Some(guest.id)),
+                token_hash: Set(feedback::hash_token(&Uuid::now_v7().to_string())),
+                rating: Set(Some(if n % 3 == 0 { 5 } else { 4 })),
+                comment: Set((n == 0).then(|| "很开心，认识了新朋友！".to_owned())),
+                submitted_at: Set(Some(starts_at + chrono::Duration::days(1))),
+                expires_at: Set(starts_at + chrono::Duration::days(31)),
+                created_at: Set(starts_at + chrono::Duration::hours(5)),
+            }
+            .insert(txn)
+            .await?;
+        }
+    }
+    Ok(())
 }

@@ -461,8 +461,8 @@ async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
     Ok(shifts.chain(events).collect())
 }
 
-/// Reminders to whoever is assigned a care call or visit, at 09:00 community time on
-/// the due day; once per due day.
+/// Reminders to whoever is assigned a care call or visit, at 09:00 in their own time
+/// zone on the due day; once per due day.
 async fn care_reminders(
     db: &DatabaseConnection,
     communities: &HashMap<Uuid, community::Model>,
@@ -481,11 +481,20 @@ async fn care_reminders(
         )
         .all(db)
         .await?;
+    let assignees: HashMap<Uuid, String> = person::Entity::find()
+        .filter(person::Column::Id.is_in(plans.iter().map(|p| p.assignee_id).collect::<Vec<_>>()))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, p.time_zone))
+        .collect();
     Ok(plans
         .into_iter()
         .filter_map(|plan| {
-            let zone = zone(&communities.get(&plan.community_id)?.time_zone);
-            let due_at = local_instant(plan.next_due_on, MORNING_MAIL_HOUR, zone);
+            let zone_name = assignees
+                .get(&plan.assignee_id)
+                .or(communities.get(&plan.community_id).map(|c| &c.time_zone))?;
+            let due_at = local_instant(plan.next_due_on, MORNING_MAIL_HOUR, zone(zone_name));
             (due_at <= now).then(|| Due {
                 kind: MailKind::CareDue,
                 community_id: plan.community_id,
