@@ -52,8 +52,19 @@ pub enum Tag {
     Health,
 }
 
-/// The resources, in two groups (poem-openapi takes up to sixteen APIs in one tuple).
-pub type Api = (
+/// Names the API structs once, as both the `Api` type and its value.
+macro_rules! apis {
+    ($(($($api:path),+ $(,)?)),+ $(,)?) => {
+        /// The resources, in groups: poem-openapi takes up to sixteen APIs in one tuple.
+        pub type Api = ($(($($api),+),)+);
+
+        fn apis() -> Api {
+            ($(($($api),+),)+)
+        }
+    };
+}
+
+apis!(
     (
         communities::CommunitiesApi,
         people::PeopleApi,
@@ -79,34 +90,7 @@ pub type Api = (
 
 /// The OpenAPI service; its spec is the committed `openapi.yaml`.
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(
-        (
-            (
-                communities::CommunitiesApi,
-                people::PeopleApi,
-                stations::StationsApi,
-                shifts::ShiftsApi,
-                signups::SignupsApi,
-                series::SeriesApi,
-                events::EventsApi,
-                registrations::RegistrationsApi,
-                feedback::FeedbackApi,
-            ),
-            (
-                care::CareApi,
-                calendars::CalendarsApi,
-                reports::ReportsApi,
-                notifications::NotificationsApi,
-                webhooks::WebhooksApi,
-                api_keys::ApiKeysApi,
-                audit::AuditApi,
-                health::HealthApi,
-            ),
-        ),
-        "Huashen",
-        env!("CARGO_PKG_VERSION"),
-    )
-    .description(
+    OpenApiService::new(apis(), "Huashen", env!("CARGO_PKG_VERSION")).description(
         "Coordinates volunteers and activities in international residential communities: \
          communities, people, service stations, shifts and cultural events. Errors are RFC 9457 \
          `application/problem+json`; lists take `limit` and `cursor`; single resources carry an \
