@@ -6,12 +6,11 @@
 
 use entities::api_key;
 use entities::enums::Role;
+use entities::token;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
-use rand::RngCore;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -123,7 +122,7 @@ pub async fn find_key(
     secret: &str,
 ) -> Result<Option<api_key::Model>, ApiError> {
     Ok(api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(hash_secret(secret)))
+        .filter(api_key::Column::SecretHash.eq(token::hash_token(secret)))
         .filter(api_key::Column::RevokedAt.is_null())
         .one(db)
         .await?)
@@ -144,19 +143,9 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     })
 }
 
-pub fn hash_secret(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A fresh secret: `hs_` and 32 random bytes in hex.
 fn new_secret() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("{SECRET_PREFIX}{}", hex(&bytes))
+    format!("{SECRET_PREFIX}{}", token::new_token(32))
 }
 
 /// What a new key is for.
@@ -244,7 +233,7 @@ pub async fn create_key(
         id: Set(Uuid::now_v7()),
         name: Set(name),
         prefix: Set(secret[..SECRET_PREFIX.len() + 6].to_owned()),
-        secret_hash: Set(hash_secret(&secret)),
+        secret_hash: Set(token::hash_token(&secret)),
         role: Set(role),
         community_id: Set(community_id),
         person_id: Set(person_id),

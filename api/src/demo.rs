@@ -646,7 +646,7 @@ async fn seed_history(
                 event_id: Set(event_id),
                 registration_id: Set(registration_id),
                 person_id: Set(Some(guest.id)),
-                token_hash: Set(feedback::hash_token(&Uuid::now_v7().to_string())),
+                token_hash: Set(entities::token::hash_token(&Uuid::now_v7().to_string())),
                 rating: Set(Some(if n % 3 == 0 { 5 } else { 4 })),
                 comment: Set((n == 0).then(|| "很开心，认识了新朋友！".to_owned())),
                 submitted_at: Set(Some(starts_at + chrono::Duration::days(1))),

@@ -97,10 +97,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             hash.update(req.uri().path_and_query().map_or("", |p| p.as_str()));
             hash.update(b"\n");
             hash.update(&body);
-            hash.finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
+            entities::token::hex(&hash.finalize())
         };
         req.set_body(body);
 

@@ -25,6 +25,19 @@ pub const CANCEL_EVENT_CANCELLED: &str = "event_cancelled";
 pub struct CancelOutcome {
     pub registration: event_registration::Model,
     pub promoted: Vec<event_registration::Model>,
+    /// The event's community, for events about the change.
+    pub community_id: Uuid,
+}
+
+/// A new registration, and the event's community for events about it.
+pub struct Registered {
+    pub registration: event_registration::Model,
+    pub community_id: Uuid,
+}
+
+/// Drafts are seen only by those who may manage the community.
+pub fn may_see(caller: Option<&Caller>, event: &event::Model) -> bool {
+    event.status != EventStatus::Draft || caller.is_some_and(|c| c.can_manage(event.community_id))
 }
 
 /// Locks and loads an event the caller may see (drafts only for its managers).
@@ -37,8 +50,7 @@ async fn lock_event(
         .lock_exclusive()
         .one(txn)
         .await?
-        .filter(|e| caller.can_read(e.community_id))
-        .filter(|e| e.status != EventStatus::Draft || caller.can_manage(e.community_id))
+        .filter(|e| caller.can_read(e.community_id) && may_see(Some(caller), e))
         .ok_or_else(|| ApiError::not_found("event"))
 }
 
@@ -137,7 +149,7 @@ pub async fn register(
     event_id: Uuid,
     person_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<event_registration::Model, ApiError> {
+) -> Result<Registered, ApiError> {
     retry_contended(|| register_once(db, caller, event_id, person_id, now)).await
 }
 
@@ -147,7 +159,7 @@ async fn register_once(
     event_id: Uuid,
     person_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<event_registration::Model, ApiError> {
+) -> Result<Registered, ApiError> {
     let txn = begin_write(db).await?;
     let mut event = lock_event(&txn, caller, event_id).await?;
     caller.require_acting_for(event.community_id, person_id)?;
@@ -223,7 +235,10 @@ async fn register_once(
     };
     save_counts(&txn, &event, now).await?;
     txn.commit().await?;
-    Ok(registration)
+    Ok(Registered {
+        registration,
+        community_id: event.community_id,
+    })
 }
 
 /// Cancels a registration and promotes from the waitlist in the same transaction.
@@ -250,6 +265,7 @@ pub async fn cancel(
                 return Ok(CancelOutcome {
                     registration,
                     promoted: Vec::new(),
+                    community_id: event.community_id,
                 });
             }
             RegistrationStatus::CheckedIn | RegistrationStatus::NoShow => {
@@ -285,6 +301,7 @@ pub async fn cancel(
         Ok(CancelOutcome {
             registration,
             promoted,
+            community_id: event.community_id,
         })
     })
     .await

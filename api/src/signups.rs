@@ -30,12 +30,16 @@ pub struct SignupOutcome {
     pub signup: shift_signup::Model,
     /// E.g. the shift wants a language the person does not speak.
     pub warnings: Vec<String>,
+    /// The shift's community, for events about the change.
+    pub community_id: Uuid,
 }
 
 /// A cancelled sign-up and the people it made room for.
 pub struct CancelOutcome {
     pub signup: shift_signup::Model,
     pub promoted: Vec<shift_signup::Model>,
+    /// The shift's community, for events about the change.
+    pub community_id: Uuid,
 }
 
 /// Locks and loads a shift the caller can see.
@@ -290,6 +294,7 @@ async fn sign_up_once(
     Ok(SignupOutcome {
         signup,
         warnings: language_warnings(&shift, &person),
+        community_id: shift.community_id,
     })
 }
 
@@ -354,6 +359,7 @@ async fn cancel_once(
             return Ok(CancelOutcome {
                 signup,
                 promoted: Vec::new(),
+                community_id: shift.community_id,
             });
         }
         SignupStatus::Attended | SignupStatus::NoShow => {
@@ -392,7 +398,11 @@ async fn cancel_once(
     }
     save_counts(&txn, &shift, now).await?;
     txn.commit().await?;
-    Ok(CancelOutcome { signup, promoted })
+    Ok(CancelOutcome {
+        signup,
+        promoted,
+        community_id: shift.community_id,
+    })
 }
 
 /// Cancels a shift and every sign-up on it.

@@ -1,18 +1,9 @@
 //! Feedback on an event, given through a one-time token sent by mail.
 
 use sea_orm::entity::prelude::*;
-use sha2::{Digest, Sha256};
 
 /// How long a feedback link stays valid.
 pub const TOKEN_DAYS: i64 = 30;
-
-/// What `token_hash` holds for a token: its SHA-256, in hex.
-pub fn hash_token(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "feedback")]
@@ -24,7 +15,7 @@ pub struct Model {
     pub registration_id: Uuid,
     /// Empty once the person's data has been erased.
     pub person_id: Option<Uuid>,
-    /// SHA-256 of the token; the token itself is only ever in the mail.
+    /// `token::hash_token` of the token; the token itself is only ever in the mail.
     #[sea_orm(unique)]
     pub token_hash: String,
     pub rating: Option<i32>,

@@ -20,5 +20,6 @@ pub mod shift;
 pub mod shift_series;
 pub mod shift_signup;
 pub mod station;
+pub mod token;
 pub mod webhook;
 pub mod webhook_delivery;

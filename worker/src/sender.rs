@@ -20,7 +20,6 @@ use entities::{
 };
 use lettre::message::Mailbox;
 use minijinja::Value;
-use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
@@ -490,9 +489,7 @@ async fn feedback_link(
     registration: &event_registration::Model,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, DbErr> {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let token = entities::token::new_token(24);
     let existing = feedback::Entity::find()
         .filter(feedback::Column::RegistrationId.eq(registration.id))
         .one(&worker.db)
@@ -502,7 +499,7 @@ async fn feedback_link(
         Some(given) if given.submitted_at.is_some() => return Ok(None),
         Some(pending) => {
             let mut active = pending.into_active_model();
-            active.token_hash = Set(feedback::hash_token(&token));
+            active.token_hash = Set(entities::token::hash_token(&token));
             active.expires_at = Set(expires_at);
             active.update(&worker.db).await?;
         }
@@ -512,7 +509,7 @@ async fn feedback_link(
                 event_id: Set(registration.event_id),
                 registration_id: Set(registration.id),
                 person_id: Set(Some(registration.person_id)),
-                token_hash: Set(feedback::hash_token(&token)),
+                token_hash: Set(entities::token::hash_token(&token)),
                 rating: Set(None),
                 comment: Set(None),
                 submitted_at: Set(None),

@@ -10,15 +10,12 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{EventStatus, RegistrationStatus, ShiftStatus, SignupStatus};
-use entities::{
-    community, event, event_registration, feedback, person, shift, shift_signup, station,
-};
+use entities::{community, event, event_registration, person, shift, shift_signup, station, token};
 use huashen_worker::locale::{mail_locale, pick};
 use icalendar::{Calendar, Component, EventLike};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use rand::RngCore;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, Set,
@@ -145,7 +142,7 @@ impl CalendarsApi {
     ) -> Result<Ics> {
         let id = feed_id(&file.0)?;
         let person = person::Entity::find_by_id(id)
-            .filter(person::Column::CalendarTokenHash.eq(feedback::hash_token(&token.0)))
+            .filter(person::Column::CalendarTokenHash.eq(token::hash_token(&token.0)))
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("calendar"))?;
@@ -313,11 +310,9 @@ impl CalendarsApi {
         if person.erased_at.is_some() {
             return Err(ApiError::conflict("the person's data was erased"));
         }
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let token = token::new_token(24);
         let mut active = person.into_active_model();
-        active.calendar_token_hash = Set(Some(feedback::hash_token(&token)));
+        active.calendar_token_hash = Set(Some(token::hash_token(&token)));
         let person = active.update(&state.db).await?;
         Ok(Json(CalendarToken {
             path: format!("/v1/calendars/people/{}.ics?token={token}", person.id),

@@ -185,17 +185,12 @@ fn tagged(model: event::Model) -> (Json<Event>, String) {
     (Json(model.into()), tag)
 }
 
-/// Drafts are seen only by those who may manage the community.
-fn may_see(caller: Option<&Caller>, e: &event::Model) -> bool {
-    e.status != EventStatus::Draft || caller.is_some_and(|c| c.can_manage(e.community_id))
-}
-
 /// Loads an event the caller may see; hidden drafts are 404 so they do not leak.
 async fn visible(state: &AppState, caller: Option<&Caller>, id: Uuid) -> Result<event::Model> {
     event::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .filter(|e| may_see(caller, e))
+        .filter(|e| registrations::may_see(caller, e))
         .ok_or_else(|| ApiError::not_found("event"))
 }
 
@@ -361,7 +356,7 @@ impl EventsApi {
                 .lock_exclusive()
                 .one(&txn)
                 .await?
-                .filter(|e| may_see(Some(&caller), e))
+                .filter(|e| registrations::may_see(Some(&caller), e))
                 .ok_or_else(|| ApiError::not_found("event"))?;
             caller.require_manage(current.community_id)?;
             check_if_match(if_match.0.as_deref(), current.version)?;

@@ -92,7 +92,7 @@ fn round2(x: f64) -> f64 {
 /// The unexpired feedback row of `token`.
 async fn by_token(state: &AppState, token: &str) -> Result<feedback::Model> {
     let row = feedback::Entity::find()
-        .filter(feedback::Column::TokenHash.eq(feedback::hash_token(token)))
+        .filter(feedback::Column::TokenHash.eq(entities::token::hash_token(token)))
         .one(&state.db)
         .await?
         .ok_or_else(|| ApiError::not_found("feedback link"))?;
@@ -172,9 +172,12 @@ impl FeedbackApi {
                 "feedback was already given with this link",
             ));
         }
-        if let Some(community) = super::community_of_event(&state, row.event_id).await {
+        if let Some(event) = event::Entity::find_by_id(row.event_id)
+            .one(&state.db)
+            .await?
+        {
             let path = format!("/v1/events/{}/feedback", row.event_id);
-            super::emit(&state, community, "feedback.submitted", &path).await;
+            super::emit(&state, event.community_id, "feedback.submitted", &path).await;
         }
         Ok(Json(FeedbackReceipt {
             event_id: row.event_id,

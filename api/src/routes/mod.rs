@@ -146,34 +146,6 @@ pub async fn emit(
     }
 }
 
-/// The community of a shift, for events about it.
-pub async fn community_of_shift(
-    state: &crate::state::AppState,
-    shift_id: uuid::Uuid,
-) -> Option<uuid::Uuid> {
-    use sea_orm::EntityTrait;
-    entities::shift::Entity::find_by_id(shift_id)
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|s| s.community_id)
-}
-
-/// The community of an event, for events about it.
-pub async fn community_of_event(
-    state: &crate::state::AppState,
-    event_id: uuid::Uuid,
-) -> Option<uuid::Uuid> {
-    use sea_orm::EntityTrait;
-    entities::event::Entity::find_by_id(event_id)
-        .one(&state.db)
-        .await
-        .ok()
-        .flatten()
-        .map(|e| e.community_id)
-}
-
 /// The ETag of a resource at `version`.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")

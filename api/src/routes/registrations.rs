@@ -90,15 +90,20 @@ impl RegistrationsApi {
         _idempotency_key: Header<Option<String>>,
         body: JsonBody<PersonRef>,
     ) -> Result<RegistrationCreated> {
-        let registration =
+        let registered =
             registrations::register(&state.db, &caller, id.0, body.0.person_id, now()).await?;
-        if let Some(community) = super::community_of_event(&state, id.0).await {
-            let path = format!(
-                "/v1/events/{}/registrations/{}",
-                id.0, registration.person_id
-            );
-            super::emit(&state, community, "registration.created", &path).await;
-        }
+        let registration = registered.registration;
+        let path = format!(
+            "/v1/events/{}/registrations/{}",
+            id.0, registration.person_id
+        );
+        super::emit(
+            &state,
+            registered.community_id,
+            "registration.created",
+            &path,
+        )
+        .await;
         Ok(RegistrationCreated::Created(Json(registration.into())))
     }
 
@@ -148,13 +153,17 @@ impl RegistrationsApi {
         person_id: Path<Uuid>,
     ) -> Result<Json<RegistrationCancellation>> {
         let outcome = registrations::cancel(&state.db, &caller, id.0, person_id.0, now()).await?;
-        if let Some(community) = super::community_of_event(&state, id.0).await {
-            let path = format!("/v1/events/{}/registrations/{}", id.0, person_id.0);
-            super::emit(&state, community, "registration.cancelled", &path).await;
-            for promoted in &outcome.promoted {
-                let path = format!("/v1/events/{}/registrations/{}", id.0, promoted.person_id);
-                super::emit(&state, community, "registration.promoted", &path).await;
-            }
+        let path = format!("/v1/events/{}/registrations/{}", id.0, person_id.0);
+        super::emit(
+            &state,
+            outcome.community_id,
+            "registration.cancelled",
+            &path,
+        )
+        .await;
+        for promoted in &outcome.promoted {
+            let path = format!("/v1/events/{}/registrations/{}", id.0, promoted.person_id);
+            super::emit(&state, outcome.community_id, "registration.promoted", &path).await;
         }
         Ok(Json(RegistrationCancellation {
             registration: outcome.registration.into(),

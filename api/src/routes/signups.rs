@@ -134,14 +134,12 @@ impl SignupsApi {
         body: JsonBody<SignupCreate>,
     ) -> Result<SignupCreated> {
         let outcome = signups::sign_up(&state.db, &caller, id.0, body.0.person_id, now()).await?;
-        if let Some(community) = super::community_of_shift(&state, id.0).await {
-            let path = format!(
-                "/v1/shifts/{}/signups?status={}",
-                id.0,
-                outcome.signup.status.as_str()
-            );
-            super::emit(&state, community, "signup.created", &path).await;
-        }
+        let path = format!(
+            "/v1/shifts/{}/signups?status={}",
+            id.0,
+            outcome.signup.status.as_str()
+        );
+        super::emit(&state, outcome.community_id, "signup.created", &path).await;
         let mut signup = Signup::from(outcome.signup);
         signup.warnings = outcome.warnings;
         Ok(SignupCreated::Created(Json(signup)))
@@ -195,18 +193,11 @@ impl SignupsApi {
     ) -> Result<Json<SignupCancellation>> {
         let lead = state.settings.self_cancel_lead;
         let outcome = signups::cancel(&state.db, &caller, id.0, person_id.0, now(), lead).await?;
-        if let Some(community) = super::community_of_shift(&state, id.0).await {
-            super::emit(
-                &state,
-                community,
-                "signup.cancelled",
-                &format!("/v1/shifts/{}/signups/{}", id.0, person_id.0),
-            )
-            .await;
-            for promoted in &outcome.promoted {
-                let path = format!("/v1/shifts/{}/signups/{}", id.0, promoted.person_id);
-                super::emit(&state, community, "signup.promoted", &path).await;
-            }
+        let path = format!("/v1/shifts/{}/signups/{}", id.0, person_id.0);
+        super::emit(&state, outcome.community_id, "signup.cancelled", &path).await;
+        for promoted in &outcome.promoted {
+            let path = format!("/v1/shifts/{}/signups/{}", id.0, promoted.person_id);
+            super::emit(&state, outcome.community_id, "signup.promoted", &path).await;
         }
         Ok(Json(SignupCancellation {
             signup: outcome.signup.into(),

@@ -246,14 +246,13 @@ async fn events_and_satisfaction(backend: Backend) {
         .await
         .expect(200);
     // Emily's answer, as the feedback link would have stored it.
-    let registration =
-        entities::event_registration::Entity::find_by_person(&app, &event, &came).await;
+    let registration = registration_of(&app, &event, &came).await;
     entities::feedback::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         event_id: Set(uuid::Uuid::parse_str(&event).unwrap()),
         registration_id: Set(registration),
         person_id: Set(Some(uuid::Uuid::parse_str(&id(&came)).unwrap())),
-        token_hash: Set(entities::feedback::hash_token("emily")),
+        token_hash: Set(entities::token::hash_token("emily")),
         rating: Set(Some(4)),
         comment: Set(None),
         submitted_at: Set(Some(Utc::now())),
@@ -316,27 +315,20 @@ async fn events_and_satisfaction(backend: Backend) {
     app.stop().await;
 }
 
-/// Finds a registration id the short way, for the test above.
-trait FindByPerson {
-    async fn find_by_person(app: &TestApp, event: &str, person: &Value) -> uuid::Uuid;
-}
-
-impl FindByPerson for entities::event_registration::Entity {
-    async fn find_by_person(app: &TestApp, event: &str, person: &Value) -> uuid::Uuid {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        entities::event_registration::Entity::find()
-            .filter(
-                entities::event_registration::Column::EventId
-                    .eq(uuid::Uuid::parse_str(event).unwrap()),
-            )
-            .filter(
-                entities::event_registration::Column::PersonId
-                    .eq(uuid::Uuid::parse_str(&id(person)).unwrap()),
-            )
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .id
-    }
+/// The id of `person`'s registration for `event`.
+async fn registration_of(app: &TestApp, event: &str, person: &Value) -> uuid::Uuid {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    entities::event_registration::Entity::find()
+        .filter(
+            entities::event_registration::Column::EventId.eq(uuid::Uuid::parse_str(event).unwrap()),
+        )
+        .filter(
+            entities::event_registration::Column::PersonId
+                .eq(uuid::Uuid::parse_str(&id(person)).unwrap()),
+        )
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
 }
