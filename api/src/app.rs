@@ -4,11 +4,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use poem::http::Method;
+use poem::endpoint::make_sync;
+use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::listener::TcpAcceptor;
 use poem::middleware::{Cors, Tracing};
-use poem::{Endpoint, EndpointExt, Response, Route, Server};
+use poem::web::Html;
+use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
 
+use crate::contract::Contract;
 use crate::error::{body_limit, problem_responses};
 use crate::idempotency::Idempotency;
 use crate::routes;
@@ -17,9 +20,10 @@ use crate::state::AppState;
 /// The whole HTTP application: API, spec, docs, with CORS, body limit and problem errors.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
     let api = routes::service();
-    let spec_json = api.spec_endpoint();
-    let spec_yaml = api.spec_endpoint_yaml();
-    let docs = api.swagger_ui();
+    let contract = Arc::new(Contract::new());
+    let (spec_json, spec_yaml) = (contract.json(), contract.yaml());
+    // Swagger UI embeds the document it is built with: give it the completed one.
+    let docs_html = api.swagger_ui_html().replace(&api.spec(), &spec_json);
     let settings = Arc::clone(&state.settings);
     let cors = Cors::new()
         .allow_origins_fn(move |origin| {
@@ -31,24 +35,42 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .allow_methods([
             Method::GET,
             Method::POST,
+            Method::PUT,
             Method::PATCH,
             Method::DELETE,
             Method::OPTIONS,
         ])
         .allow_headers([
+            "accept",
             "authorization",
             "content-type",
             "if-match",
             "idempotency-key",
         ])
-        .expose_headers(["etag", "location"])
+        .expose_headers(["etag", "location", "retry-after", "idempotent-replayed"])
         .max_age(600);
+    let allowed = Arc::clone(&contract);
     Route::new()
         .nest("/", api)
-        .at("/openapi.json", spec_json)
-        .at("/openapi.yaml", spec_yaml)
-        .nest("/docs", docs)
+        .at(
+            "/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(spec_json.clone())
+            })),
+        )
+        .at(
+            "/openapi.yaml",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/yaml")
+                    .body(spec_yaml.clone())
+            })),
+        )
+        .at("/docs", get(make_sync(move |_| Html(docs_html.clone()))))
         .around(problem_responses)
+        .around(move |next, req| allow_methods(Arc::clone(&allowed), next, req))
         .with(Idempotency)
         .with(body_limit(state.settings.max_body_bytes))
         .with(cors)
@@ -59,7 +81,30 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
 
 /// The spec the API serves at `/openapi.yaml`; the committed `openapi.yaml` must equal it.
 pub fn spec_yaml() -> String {
-    routes::service().spec_yaml()
+    Contract::new().yaml()
+}
+
+/// A 405 names the methods the path has (RFC 9110 `Allow`).
+async fn allow_methods<E: Endpoint>(
+    contract: Arc<Contract>,
+    next: E,
+    req: Request,
+) -> poem::Result<Response> {
+    let path = req.uri().path().to_owned();
+    let mut response = next.call(req).await?.into_response();
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED
+        && let Some(methods) = contract.methods_of(&path)
+    {
+        let allow = methods
+            .iter()
+            .map(Method::as_str)
+            .collect::<Vec<_>>()
+            .join(", ");
+        if let Ok(value) = HeaderValue::from_str(&allow) {
+            response.headers_mut().insert(header::ALLOW, value);
+        }
+    }
+    Ok(response)
 }
 
 /// Serves on `listener` until `shutdown` completes, then lets requests in flight finish.

@@ -97,6 +97,12 @@ impl Caller {
 #[oai(ty = "bearer", checker = "authenticate")]
 pub struct ApiKey(pub Caller);
 
+/// A key of an admin or organizer: a volunteer key is refused with 403 before the
+/// request's parameters or body are looked at. Same scheme as [`ApiKey`].
+#[derive(SecurityScheme)]
+#[oai(rename = "ApiKey", ty = "bearer", checker = "authenticate_staff")]
+pub struct StaffKey(pub Caller);
+
 /// For public operations: a key adds rights, none is needed.
 #[derive(SecurityScheme)]
 pub enum OptionalApiKey {
@@ -141,6 +147,14 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         community_id: key.community_id,
         person_id: key.person_id,
     })
+}
+
+async fn authenticate_staff(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
+    let caller = authenticate(req, bearer).await?;
+    if caller.role == Role::Volunteer {
+        return Err(ApiError::forbidden("this operation is for organizers").into());
+    }
+    Ok(caller)
 }
 
 /// A fresh secret: `hs_` and 32 random bytes in hex.

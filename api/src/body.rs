@@ -1,11 +1,13 @@
 //! JSON request bodies parsed with serde, so that a missing or mistyped field is
-//! answered with a validation problem naming that field.
+//! answered with a validation problem naming that field; then checked against the
+//! bounds the type declares (`#[oai(validator(...))]`), the same ones the contract shows.
 
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
-use poem_openapi::types::Type;
+use poem_openapi::types::{ParseFromJSON, Type};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::{ApiError, FieldError};
 
@@ -30,7 +32,7 @@ impl<T: Type> Payload for JsonBody<T> {
     }
 }
 
-impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
+impl<T: ParseFromJSON + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
     const IS_REQUIRED: bool = true;
 
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
@@ -39,21 +41,140 @@ impl<T: Type + DeserializeOwned + Send> ParsePayload for JsonBody<T> {
     }
 }
 
-poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: Type + DeserializeOwned + Send);
+poem_openapi::impl_apirequest_for_payload!(JsonBody<T>, T: ParseFromJSON + DeserializeOwned + Send);
 
-fn parse<T: DeserializeOwned>(data: &[u8]) -> Result<T, ApiError> {
+fn parse<T: DeserializeOwned + ParseFromJSON>(data: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(data);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+    let json: serde_json::Value =
+        serde::Deserialize::deserialize(&mut deserializer).map_err(|err| describe(None, err))?;
+    deserializer.end().map_err(|_| {
+        ApiError::BadRequest("the request body has data after its JSON value".to_owned())
+    })?;
+    let value = serde_path_to_error::deserialize(&json).map_err(|err| {
         let path = err.path().to_string();
         describe(
             if path == "." { None } else { Some(path) },
             err.into_inner(),
         )
     })?;
-    deserializer.end().map_err(|_| {
-        ApiError::BadRequest("the request body has data after its JSON value".to_owned())
-    })?;
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let mut violations = Vec::new();
+    check_bounds(&json, &T::schema_ref(), &registry, None, &mut violations);
+    if !violations.is_empty() {
+        return Err(ApiError::Validation(violations));
+    }
+    // Anything the walk above does not know (a pattern, say) is still enforced here.
+    T::parse_from_json(Some(json)).map_err(|err| out_of_bounds(&err.into_message()))?;
     Ok(value)
+}
+
+/// Collects every value in `value` outside the bounds `schema` declares: lengths,
+/// ranges and item counts, with the field's path (`name.en`, `languages[2]`).
+fn check_bounds(
+    value: &Value,
+    schema: &MetaSchemaRef,
+    registry: &Registry,
+    path: Option<&str>,
+    out: &mut Vec<FieldError>,
+) {
+    let schema = match schema {
+        MetaSchemaRef::Inline(schema) => schema.as_ref(),
+        MetaSchemaRef::Reference(name) => match registry.schemas.get(name) {
+            Some(schema) => schema,
+            None => return,
+        },
+    };
+    let field = path.unwrap_or("body");
+    for part in &schema.all_of {
+        check_bounds(value, part, registry, path, out);
+    }
+    let mut fail = |code: &str, text: String| {
+        out.push(FieldError::new(field, code, format!("{field} {text}")));
+    };
+    match value {
+        Value::String(text) => {
+            let chars = text.chars().count();
+            if let Some(max) = schema.max_length.filter(|max| chars > *max) {
+                fail("length", format!("must have at most {max} characters"));
+            }
+            if let Some(min) = schema.min_length.filter(|min| chars < *min) {
+                fail("length", format!("must have at least {min} characters"));
+            }
+        }
+        Value::Number(number) => {
+            let n = number.as_f64().unwrap_or_default();
+            if let Some(max) = schema.maximum.filter(|max| n > *max) {
+                fail("range", format!("must be at most {max}"));
+            }
+            if let Some(min) = schema.minimum.filter(|min| n < *min) {
+                fail("range", format!("must be at least {min}"));
+            }
+        }
+        Value::Array(items) => {
+            if let Some(max) = schema.max_items.filter(|max| items.len() > *max) {
+                fail("length", format!("must have at most {max} items"));
+            }
+            if let Some(min) = schema.min_items.filter(|min| items.len() < *min) {
+                fail("length", format!("must have at least {min} items"));
+            }
+            if let Some(item_schema) = &schema.items {
+                for (i, item) in items.iter().enumerate() {
+                    let item_path = format!("{field}[{i}]");
+                    check_bounds(item, item_schema, registry, Some(&item_path), out);
+                }
+            }
+        }
+        Value::Object(map) => {
+            for (name, property) in &schema.properties {
+                if let Some(item) = map.get(*name) {
+                    let item_path =
+                        path.map_or_else(|| (*name).to_owned(), |p| format!("{p}.{name}"));
+                    check_bounds(item, property, registry, Some(&item_path), out);
+                }
+            }
+            if let Some(values) = &schema.additional_properties {
+                for (name, item) in map {
+                    let item_path = path.map_or_else(|| name.clone(), |p| format!("{p}.{name}"));
+                    check_bounds(item, values, registry, Some(&item_path), out);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A bound declared on the type was not met. poem-openapi says which as
+/// "…field `notes` verification failed. maxLength(2000)…".
+fn out_of_bounds(message: &str) -> ApiError {
+    let field = message
+        .split("field `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or("body");
+    let rule = message
+        .split("verification failed. ")
+        .nth(1)
+        .unwrap_or_default();
+    let (name, limit) = rule
+        .split_once('(')
+        .map(|(name, rest)| (name, rest.split(')').next().unwrap_or_default()))
+        .unwrap_or((rule, ""));
+    let (code, text) = match name {
+        "maxLength" => ("length", format!("must have at most {limit} characters")),
+        "minLength" => ("length", format!("must have at least {limit} characters")),
+        "maxItems" => ("length", format!("must have at most {limit} items")),
+        "minItems" => ("length", format!("must have at least {limit} items")),
+        "maximum" => ("range", format!("must be at most {limit}")),
+        "minimum" => ("range", format!("must be at least {limit}")),
+        "pattern" => ("pattern", format!("must match {limit}")),
+        _ => ("invalid", message.to_owned()),
+    };
+    ApiError::Validation(vec![FieldError::new(
+        field,
+        code,
+        format!("{field} {text}"),
+    )])
 }
 
 fn describe(path: Option<String>, err: serde_json::Error) -> ApiError {
@@ -99,18 +220,22 @@ mod tests {
 
     use super::*;
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, poem_openapi::Object)]
     #[allow(dead_code)]
     struct Inner {
         reminders: bool,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug, Deserialize, poem_openapi::Object)]
     #[allow(dead_code)]
     struct Outer {
         name: String,
         inner: Option<Inner>,
         kind: Option<entities::enums::StationKind>,
+        #[oai(validator(max_length = 3))]
+        code: Option<String>,
+        #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
+        rating: Option<i32>,
     }
 
     fn field_and_code(body: &str) -> (String, String) {
@@ -145,5 +270,14 @@ mod tests {
             Err(ApiError::BadRequest(_))
         ));
         assert!(parse::<Outer>(br#"{"name": "x"}"#).is_ok());
+        assert_eq!(
+            field_and_code(r#"{"name": "x", "code": "abcd"}"#),
+            ("code".into(), "length".into())
+        );
+        assert_eq!(
+            field_and_code(r#"{"name": "x", "rating": 6}"#),
+            ("rating".into(), "range".into())
+        );
+        assert!(parse::<Outer>(br#"{"name": "x", "code": "abc", "rating": 5}"#).is_ok());
     }
 }

@@ -6,7 +6,7 @@
 
 use poem::http::StatusCode;
 use poem::{Endpoint, IntoResponse, Request, Response};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::registry::{MetaResponses, Registry};
 use poem_openapi::types::Type;
 use poem_openapi::{ApiResponse, Object};
 use sea_orm::{DbErr, SqlErr};
@@ -204,13 +204,20 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+/// Seconds a client waits before retrying a 503.
+const RETRY_AFTER_SECS: &str = "1";
+
 fn problem_response(problem: &Problem) -> Response {
     let body =
         serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(problem)).unwrap_or_default();
-    Response::builder()
-        .status(StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .content_type(PROBLEM_JSON)
-        .body(body)
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::builder()
+        .status(status)
+        .content_type(PROBLEM_JSON);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response = response.header(poem::http::header::RETRY_AFTER, RETRY_AFTER_SECS);
+    }
+    response.body(body)
 }
 
 impl poem::error::ResponseError for ApiError {
@@ -226,37 +233,11 @@ impl poem::error::ResponseError for ApiError {
     }
 }
 
-/// Documents the problem responses every operation may return.
+/// Registers the problem schema; which problem statuses each operation can answer is
+/// the contract's rule (`crate::contract`), since it differs by operation.
 impl ApiResponse for ApiError {
     fn meta() -> MetaResponses {
-        let problem = |status: u16, description: &'static str| MetaResponse {
-            description,
-            status: Some(status),
-            status_range: None,
-            content: vec![MetaMediaType {
-                content_type: PROBLEM_JSON,
-                schema: Problem::schema_ref(),
-            }],
-            headers: vec![],
-        };
-        MetaResponses {
-            responses: vec![
-                problem(
-                    400,
-                    "The request is malformed or invalid; `errors` lists each field.",
-                ),
-                problem(401, "No API key, or an unknown or revoked one."),
-                problem(403, "The API key's role or community does not allow this."),
-                problem(404, "No such resource, or not visible to this API key."),
-                problem(409, "The request conflicts with the current state."),
-                problem(410, "The link has expired."),
-                problem(412, "`If-Match` does not match the current ETag."),
-                problem(413, "The request body is too large."),
-                problem(422, "The request is well-formed but cannot be processed."),
-                problem(500, "An unexpected failure; details are in the server log."),
-                problem(503, "The database is contended; retry the request."),
-            ],
-        }
+        MetaResponses { responses: vec![] }
     }
 
     fn register(registry: &mut Registry) {

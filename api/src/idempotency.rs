@@ -21,7 +21,8 @@ use crate::state::AppState;
 use crate::time::now;
 
 pub const HEADER: &str = "idempotency-key";
-const REPLAYED: &str = "idempotent-replayed";
+pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+pub const MAX_KEY_CHARS: usize = 255;
 const KEPT_FOR_HOURS: i64 = 24;
 
 pub struct Idempotency;
@@ -63,13 +64,6 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         let (Some(key), true) = (key, req.method() == Method::POST) else {
             return self.pass(req).await;
         };
-        if key.is_empty() || key.chars().count() > 255 {
-            return Err(ApiError::invalid(
-                "Idempotency-Key",
-                "length",
-                "the key must have 1 to 255 characters",
-            ));
-        }
         let Some(state) = req.data::<AppState>().cloned() else {
             return self.pass(req).await;
         };
@@ -84,6 +78,13 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         let Some(caller_key) = caller_key else {
             return self.pass(req).await;
         };
+        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+            return Err(ApiError::invalid(
+                "Idempotency-Key",
+                "length",
+                "the key must have 1 to 255 characters",
+            ));
+        }
 
         let body = req
             .take_body()
@@ -198,7 +199,7 @@ async fn replay(
         serde_json::from_str(&saved).map_err(|e| ApiError::Internal(e.into()))?;
     let mut response = Response::builder()
         .status(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK))
-        .header(REPLAYED, HeaderValue::from_static("true"));
+        .header(REPLAYED_HEADER, HeaderValue::from_static("true"));
     if let Some(content_type) = saved.content_type {
         response = response.header("content-type", content_type);
     }

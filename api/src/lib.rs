@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod contract;
 pub mod db;
 pub mod demo;
 pub mod error;

@@ -1,5 +1,6 @@
-//! Checks on request bodies beyond what types express: `validator` rules plus the
-//! domain's own (real IANA zones, BCP 47 locales, ISO countries, localized maps).
+//! The domain's checks on request bodies, beyond the bounds their types declare (and
+//! the contract shows): real IANA zones, BCP 47 locales, ISO countries, email
+//! addresses, localized maps, and rules across fields.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -76,25 +77,17 @@ impl Checks {
         }
     }
 
-    pub fn tags(&mut self, field: &str, values: &[String], max_len: usize) {
-        if values.len() > 50 {
-            self.fail(field, "length", "at most 50 entries");
-        }
-        for value in values {
-            if value.trim().is_empty() || value.chars().count() > max_len {
-                self.fail(
-                    field,
-                    "length",
-                    format!("each entry needs 1 to {max_len} characters"),
-                );
-                break;
-            }
+    /// Skills and other tags: no blank entries (their count and length are bounds on
+    /// the request type).
+    pub fn tags(&mut self, field: &str, values: &[String]) {
+        if values.iter().any(|value| value.trim().is_empty()) {
+            self.fail(field, "blank", "entries must not be blank");
         }
     }
 
-    /// Languages are BCP 47 tags too.
+    /// Languages are BCP 47 tags.
     pub fn languages(&mut self, field: &str, values: &[String]) {
-        self.tags(field, values, 35);
+        self.tags(field, values);
         for value in values {
             if !is_locale(value) {
                 self.fail(
@@ -107,14 +100,8 @@ impl Checks {
     }
 
     /// A text in several languages: at least one entry when `required`, each key a
-    /// locale, each text 1..=`max_len` characters.
-    pub fn localized(
-        &mut self,
-        field: &str,
-        map: &BTreeMap<String, String>,
-        max_len: usize,
-        required: bool,
-    ) {
+    /// locale, no text blank (lengths are bounds on the request type).
+    pub fn localized(&mut self, field: &str, map: &BTreeMap<String, String>, required: bool) {
         if required && map.is_empty() {
             self.fail(field, "required", "give the text in at least one language");
         }
@@ -126,13 +113,8 @@ impl Checks {
                     format!("`{locale}` is not a BCP 47 language tag"),
                 );
             }
-            let length = text.chars().count();
-            if text.trim().is_empty() || length > max_len {
-                self.fail(
-                    &format!("{field}.{locale}"),
-                    "length",
-                    format!("must have 1 to {max_len} characters"),
-                );
+            if text.trim().is_empty() {
+                self.fail(&format!("{field}.{locale}"), "blank", "must not be blank");
             }
         }
     }

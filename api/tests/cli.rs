@@ -4,6 +4,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use entities::enums::MailKind;
 use huashen_tests::smtp::{Behavior, SmtpServer};
 use huashen_tests::{Backend, TestDatabase};
 
@@ -287,7 +288,10 @@ async fn killed_mid_delivery_then_restarted(backend: Backend) {
         (sent, sent),
         "every due mail once: {distinct:?}"
     );
-    assert_eq!(rows.iter().filter(|r| r.kind == "welcome").count(), 10);
+    assert_eq!(
+        rows.iter().filter(|r| r.kind == MailKind::Welcome).count(),
+        10
+    );
     let subjects: Vec<_> = mails.iter().map(|m| m.subject()).collect();
     assert!(
         subjects.iter().any(|s| s == "欢迎入住花神庙社区"),
@@ -308,7 +312,7 @@ async fn killed_mid_delivery_then_restarted(backend: Backend) {
     assert!(
         rows.iter()
             .filter(|r| r.status != entities::enums::NotificationStatus::Sent)
-            .all(|r| r.kind == "feedback_request")
+            .all(|r| r.kind == MailKind::FeedbackRequest)
     );
 }
 

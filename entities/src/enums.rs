@@ -12,13 +12,23 @@ macro_rules! string_enum {
         #[oai(rename_all = "snake_case")]
         #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $(#[sea_orm(string_value = $value)] $variant,)+
+            $(
+                #[sea_orm(string_value = $value)]
+                #[oai(rename = $value)]
+                #[serde(rename = $value)]
+                $variant,
+            )+
         }
 
         impl $name {
             /// The value stored in the database and sent over the API.
             pub fn as_str(self) -> &'static str {
                 match self { $(Self::$variant => $value,)+ }
+            }
+
+            /// The variant whose value is `value`.
+            pub fn parse(value: &str) -> Option<Self> {
+                match value { $($value => Some(Self::$variant),)+ _ => None }
             }
         }
     };
@@ -113,5 +123,39 @@ string_enum!(
         Pending = "pending",
         Delivered = "delivered",
         Failed = "failed",
+    }
+);
+
+string_enum!(
+    /// A kind of mail; its name is the template folder and the prefix of its dedupe
+    /// keys. More kinds may be added within a major version.
+    MailKind {
+        Welcome = "welcome",
+        ShiftReminder = "shift_reminder",
+        EventReminder = "event_reminder",
+        Birthday = "birthday",
+        Farewell = "farewell",
+        FeedbackRequest = "feedback_request",
+        WaitlistPromoted = "waitlist_promoted",
+        ShiftCancelled = "shift_cancelled",
+        EventCancelled = "event_cancelled",
+        CareDue = "care_due",
+        Digest = "digest",
+    }
+);
+
+string_enum!(
+    /// What a webhook can be told about. More types may be added within a major version.
+    WebhookEventType {
+        SignupCreated = "signup.created",
+        SignupCancelled = "signup.cancelled",
+        SignupPromoted = "signup.promoted",
+        RegistrationCreated = "registration.created",
+        RegistrationCancelled = "registration.cancelled",
+        RegistrationPromoted = "registration.promoted",
+        EventPublished = "event.published",
+        EventCancelled = "event.cancelled",
+        ShiftCancelled = "shift.cancelled",
+        FeedbackSubmitted = "feedback.submitted",
     }
 );

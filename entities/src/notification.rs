@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::NotificationStatus;
+use crate::enums::{MailKind, NotificationStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "notifications")]
@@ -11,7 +11,7 @@ pub struct Model {
     pub id: Uuid,
     pub community_id: Uuid,
     /// welcome, shift_reminder, birthday, …
-    pub kind: String,
+    pub kind: MailKind,
     pub recipient_id: Option<Uuid>,
     /// shift, event, person, signup, registration
     pub subject_type: String,

@@ -19,7 +19,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, 
 use uuid::Uuid;
 
 use crate::format::zone;
-use crate::kinds::MailKind;
+use crate::kinds::{MailKind, grace};
 use crate::locale::mail_locale;
 
 /// A mail that has fallen due.
@@ -113,7 +113,7 @@ async fn enqueue(
     let row = notification::ActiveModel {
         id: Set(Uuid::now_v7()),
         community_id: Set(due.community_id),
-        kind: Set(due.kind.as_str().to_owned()),
+        kind: Set(due.kind),
         recipient_id: Set(Some(due.recipient)),
         subject_type: Set(due.subject_type.to_owned()),
         subject_id: Set(due.subject_id),
@@ -357,7 +357,7 @@ async fn feedback_requests(
         .filter(event_registration::Column::Status.eq(RegistrationStatus::CheckedIn))
         .filter(event::Column::Status.is_in([EventStatus::Published, EventStatus::Completed]))
         .filter(event::Column::EndsAt.lte(ended_by))
-        .filter(event::Column::EndsAt.gt(ended_by - MailKind::FeedbackRequest.grace()))
+        .filter(event::Column::EndsAt.gt(ended_by - grace(MailKind::FeedbackRequest)))
         .all(db)
         .await?;
     Ok(rows
@@ -477,7 +477,7 @@ async fn care_reminders(
         .filter(care_plan::Column::NextDueOn.lte(latest_today))
         .filter(
             care_plan::Column::NextDueOn
-                .gte(latest_today - MailKind::CareDue.grace() - Duration::days(1)),
+                .gte(latest_today - grace(MailKind::CareDue) - Duration::days(1)),
         )
         .all(db)
         .await?;
@@ -519,7 +519,7 @@ async fn digests(
         let zone = zone(&community.time_zone);
         let today = now.with_timezone(&zone).date_naive();
         let due_at = local_instant(today, DIGEST_HOUR, zone);
-        if now < due_at || now > due_at + MailKind::Digest.grace() {
+        if now < due_at || now > due_at + grace(MailKind::Digest) {
             continue;
         }
         let organizers = person::Entity::find()

@@ -28,7 +28,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::format::{date, date_time, time, zone};
-use crate::kinds::MailKind;
+use crate::kinds::{MailKind, grace};
 use crate::locale::pick;
 use crate::mailer::SendError;
 use crate::{Worker, digest};
@@ -127,9 +127,7 @@ pub async fn send_notification(
         Ok(Decision::Skip(reason)) => Outcome::Skipped(reason),
         Ok(Decision::Miss(reason)) => Outcome::Missed(reason),
         Ok(Decision::Send { to, context }) => {
-            let kind = MailKind::parse(&row.kind)
-                .ok_or_else(|| anyhow::anyhow!("unknown kind {}", row.kind))?;
-            match worker.templates.render(kind, &row.locale, &context) {
+            match worker.templates.render(row.kind, &row.locale, &context) {
                 Err(err) => Outcome::Failed(format!("rendering: {err:#}")),
                 Ok(mail) => match worker
                     .mailer
@@ -137,7 +135,7 @@ pub async fn send_notification(
                     .await
                 {
                     Ok(()) => {
-                        tracing::info!(kind = %row.kind, domain = %to.email.domain(), "mail sent");
+                        tracing::info!(kind = row.kind.as_str(), domain = %to.email.domain(), "mail sent");
                         Outcome::Sent
                     }
                     Err(SendError::Permanent(reason)) => Outcome::Failed(reason),
@@ -231,9 +229,7 @@ async fn decide(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Decision> {
     let db = &worker.db;
-    let Some(kind) = MailKind::parse(&row.kind) else {
-        return Ok(Decision::Skip(format!("unknown kind {}", row.kind)));
-    };
+    let kind = row.kind;
     let Some(person) = (match row.recipient_id {
         Some(id) => person::Entity::find_by_id(id).one(db).await?,
         None => None,
@@ -246,7 +242,7 @@ async fn decide(
     else {
         return Ok(Decision::Skip("the community no longer exists".to_owned()));
     };
-    if now > row.due_at + kind.grace() {
+    if now > row.due_at + grace(kind) {
         return Ok(Decision::Miss(format!(
             "due at {}, past its grace",
             row.due_at.to_rfc3339()

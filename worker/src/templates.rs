@@ -181,7 +181,7 @@ mod tests {
     fn every_kind_in_every_locale_renders_with_its_variables() {
         let templates = Templates::load();
         let mut missing = Vec::new();
-        for kind in MailKind::ALL {
+        for kind in <MailKind as sea_orm::Iterable>::iter() {
             for locale in LOCALES {
                 if !templates.has(kind, locale) {
                     missing.push(format!("{}/{locale}", kind.as_str()));

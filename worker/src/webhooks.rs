@@ -22,20 +22,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::Worker;
-
-/// The events a webhook can subscribe to.
-pub const EVENT_TYPES: [&str; 10] = [
-    "signup.created",
-    "signup.cancelled",
-    "signup.promoted",
-    "registration.created",
-    "registration.cancelled",
-    "registration.promoted",
-    "event.published",
-    "event.cancelled",
-    "shift.cancelled",
-    "feedback.submitted",
-];
+use entities::enums::WebhookEventType;
 
 /// How long a delivery keeps being retried.
 pub const RETRY_FOR: i64 = 3;
@@ -121,10 +108,11 @@ pub async fn check_target(url: &str, allowed_hosts: &[String]) -> Result<(), Str
 pub async fn emit(
     db: &impl ConnectionTrait,
     community_id: Uuid,
-    event_type: &str,
+    event_type: WebhookEventType,
     path: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
+    let event_type = event_type.as_str();
     let subscribers: Vec<webhook::Model> = webhook::Entity::find()
         .filter(webhook::Column::CommunityId.eq(community_id))
         .filter(webhook::Column::DisabledAt.is_null())

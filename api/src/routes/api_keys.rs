@@ -9,16 +9,14 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Deleted, Result, Tag};
-use crate::auth::{self, ApiKey as Auth, Caller, NewKey};
+use crate::auth::{self, Caller, NewKey, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::state::AppState;
 use crate::time::now;
-use crate::validate::Checks;
 
 /// An API key, without its secret.
 #[derive(Object)]
@@ -58,9 +56,9 @@ pub struct NewApiKey {
     pub secret: String,
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct ApiKeyCreate {
-    #[validate(length(min = 1, max = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
     pub role: Role,
     /// Required for organizer keys.
@@ -87,15 +85,14 @@ pub struct ApiKeysApi;
 #[OpenApi(prefix_path = "/v1/api-keys", tag = "Tag::ApiKeys")]
 impl ApiKeysApi {
     /// Create a key (admin; organizers may create volunteer keys for their community).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createApiKey")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        Auth(caller): Auth,
+        StaffKey(caller): StaffKey,
         body: JsonBody<ApiKeyCreate>,
     ) -> Result<KeyCreated> {
         let body = body.0;
-        Checks::from(body.validate()).finish()?;
         if !caller.is_admin() {
             if body.role != Role::Volunteer || caller.role != Role::Organizer {
                 return Err(ApiError::forbidden("only admins create this kind of key"));
@@ -131,11 +128,11 @@ impl ApiKeysApi {
     }
 
     /// List keys (admin: all; organizers: their community's volunteer keys).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listApiKeys")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        Auth(caller): Auth,
+        StaffKey(caller): StaffKey,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
@@ -163,11 +160,11 @@ impl ApiKeysApi {
     }
 
     /// Revoke a key; it stops working at once.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "revokeApiKey")]
     async fn revoke(
         &self,
         state: poem::web::Data<&AppState>,
-        Auth(caller): Auth,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let key = api_key::Entity::find_by_id(id.0)

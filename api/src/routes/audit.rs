@@ -9,7 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{Result, Tag};
-use crate::auth::ApiKey;
+use crate::auth::StaffKey;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::state::AppState;
 
@@ -43,11 +43,11 @@ pub struct AuditApi;
 #[OpenApi(tag = "Tag::People")]
 impl AuditApi {
     /// Every export and erasure of personal data, oldest first (admin).
-    #[oai(path = "/v1/audit-log", method = "get")]
+    #[oai(path = "/v1/audit-log", method = "get", operation_id = "listAuditLog")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         person_id: Query<Option<Uuid>>,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,

@@ -131,7 +131,11 @@ pub struct CalendarsApi;
 impl CalendarsApi {
     /// A person's confirmed shifts and registered events. Reached with the person's
     /// calendar token rather than an API key, so a phone can subscribe.
-    #[oai(path = "/v1/calendars/people/:file", method = "get")]
+    #[oai(
+        path = "/v1/calendars/people/:file",
+        method = "get",
+        operation_id = "getPersonCalendar"
+    )]
     async fn person(
         &self,
         state: poem::web::Data<&AppState>,
@@ -219,7 +223,11 @@ impl CalendarsApi {
     }
 
     /// A station's shifts. Public.
-    #[oai(path = "/v1/calendars/stations/:file", method = "get")]
+    #[oai(
+        path = "/v1/calendars/stations/:file",
+        method = "get",
+        operation_id = "getStationCalendar"
+    )]
     async fn station(
         &self,
         state: poem::web::Data<&AppState>,
@@ -259,7 +267,11 @@ impl CalendarsApi {
     }
 
     /// A community's published events (and cancelled ones, marked so). Public.
-    #[oai(path = "/v1/calendars/communities/:id/events.ics", method = "get")]
+    #[oai(
+        path = "/v1/calendars/communities/:id/events.ics",
+        method = "get",
+        operation_id = "getCommunityEventsCalendar"
+    )]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
@@ -298,7 +310,8 @@ impl CalendarsApi {
     #[oai(
         path = "/v1/people/:id/calendar-token",
         method = "post",
-        tag = "Tag::People"
+        tag = "Tag::People",
+        operation_id = "createCalendarToken"
     )]
     async fn create_token(
         &self,
@@ -324,7 +337,8 @@ impl CalendarsApi {
     #[oai(
         path = "/v1/people/:id/calendar-token",
         method = "delete",
-        tag = "Tag::People"
+        tag = "Tag::People",
+        operation_id = "revokeCalendarToken"
     )]
     async fn revoke_token(
         &self,

@@ -4,8 +4,9 @@
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entities::enums::{CareKind, Role};
 use entities::{care_entry, care_plan, community, person};
-use poem_openapi::param::{Path, Query};
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, Set,
@@ -13,14 +14,14 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
-use super::{Deleted, Result, Tag};
-use crate::auth::{ApiKey, Caller};
+use super::{Deleted, Fetched, Result, Tag, check_if_match, etag};
+use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::state::AppState;
+use crate::store::save_versioned;
 use crate::time::now;
 use crate::validate::Checks;
 
@@ -60,27 +61,29 @@ impl From<care_plan::Model> for CarePlan {
     }
 }
 
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct CarePlanCreate {
     /// `call` or `visit`.
     pub kind: CareKind,
-    #[validate(range(min = 1, max = 365))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     pub every_days: i32,
     pub assignee_id: Uuid,
     /// The first due day; today (community time) unless given.
     pub first_due_on: Option<NaiveDate>,
-    #[validate(length(max = 2000))]
+    #[oai(validator(max_length = 2000))]
     pub notes: Option<String>,
 }
 
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct CarePlanPatch {
-    #[validate(range(min = 1, max = 365))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     pub every_days: Option<i32>,
     pub assignee_id: Option<Uuid>,
     pub next_due_on: Option<NaiveDate>,
-    #[validate(length(max = 2000))]
-    pub notes: Option<String>,
+    /// `null` clears the notes.
+    #[serde(default)]
+    #[oai(validator(max_length = 2000))]
+    pub notes: MaybeUndefined<String>,
 }
 
 #[derive(Object)]
@@ -112,7 +115,7 @@ impl From<care_entry::Model> for CareEntry {
     }
 }
 
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct CareEntryCreate {
     /// `call`, `visit`, `flowers`, `farewell_gift` or `other`.
     pub kind: CareKind,
@@ -121,9 +124,9 @@ pub struct CareEntryCreate {
     pub by_person_id: Option<Uuid>,
     /// The plan this fulfils; its next due day moves on from `happened_on`.
     pub care_plan_id: Option<Uuid>,
-    #[validate(length(min = 1, max = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub outcome: Option<String>,
-    #[validate(length(max = 4000))]
+    #[oai(validator(max_length = 4000))]
     pub note: Option<String>,
 }
 
@@ -201,18 +204,22 @@ pub struct CareApi;
 #[OpenApi(tag = "Tag::Care")]
 impl CareApi {
     /// Plan regular calls or visits to a resident (organizers).
-    #[oai(path = "/v1/people/:id/care-plans", method = "post")]
+    #[oai(
+        path = "/v1/people/:id/care-plans",
+        method = "post",
+        operation_id = "createCarePlan"
+    )]
     async fn create_plan(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         body: JsonBody<CarePlanCreate>,
     ) -> Result<CarePlanCreated> {
         let body = body.0;
         let (person, today) = resident(&state, &caller, id.0).await?;
         caller.require_manage(person.community_id)?;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         checks.ensure(
             matches!(body.kind, CareKind::Call | CareKind::Visit),
             "kind",
@@ -245,11 +252,15 @@ impl CareApi {
     }
 
     /// A resident's care plans, ended ones included (organizers).
-    #[oai(path = "/v1/people/:id/care-plans", method = "get")]
+    #[oai(
+        path = "/v1/people/:id/care-plans",
+        method = "get",
+        operation_id = "listCarePlans"
+    )]
     async fn plans(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Json<Vec<CarePlan>>> {
         let (person, _) = resident(&state, &caller, id.0).await?;
@@ -263,51 +274,66 @@ impl CareApi {
     }
 
     /// Change a care plan (organizers).
-    #[oai(path = "/v1/people/:id/care-plans/:plan_id", method = "patch")]
+    #[oai(
+        path = "/v1/people/:id/care-plans/:plan_id",
+        method = "patch",
+        operation_id = "updateCarePlan"
+    )]
     async fn update_plan(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         plan_id: Path<Uuid>,
+        /// The ETag last read; the change is refused with 412 if it is stale.
+        #[oai(name = "If-Match")]
+        if_match: Header<Option<String>>,
         body: JsonBody<CarePlanPatch>,
-    ) -> Result<Json<CarePlan>> {
+    ) -> Result<Fetched<CarePlan>> {
         let patch = body.0;
-        Checks::from(patch.validate()).finish()?;
         let (person, _) = resident(&state, &caller, id.0).await?;
         caller.require_manage(person.community_id)?;
         let plan = plan_of(&state, person.id, plan_id.0).await?;
+        check_if_match(if_match.0.as_deref(), plan.version)?;
         if plan.ended_at.is_some() {
             return Err(ApiError::conflict("the plan has ended"));
         }
         if let Some(new_assignee) = patch.assignee_id {
             assignee(&state, person.community_id, new_assignee).await?;
         }
-        let version = plan.version;
-        let mut active = plan.into_active_model();
+        let mut next = plan.clone();
         if let Some(days) = patch.every_days {
-            active.every_days = Set(days);
+            next.every_days = days;
         }
         if let Some(new_assignee) = patch.assignee_id {
-            active.assignee_id = Set(new_assignee);
+            next.assignee_id = new_assignee;
         }
         if let Some(day) = patch.next_due_on {
-            active.next_due_on = Set(day);
+            next.next_due_on = day;
         }
-        if patch.notes.is_some() {
-            active.notes = Set(patch.notes);
-        }
-        active.updated_at = Set(now());
-        active.version = Set(version + 1);
-        Ok(Json(active.update(&state.db).await?.into()))
+        patch.notes.update_to(&mut next.notes);
+        next.updated_at = now();
+        next.version = plan.version + 1;
+        save_versioned(
+            &state.db,
+            next.clone().into_active_model(),
+            plan.id,
+            plan.version,
+        )
+        .await?;
+        Ok(Fetched::Ok(Json(next.clone().into()), etag(next.version)))
     }
 
     /// End a care plan (organizers); its log stays.
-    #[oai(path = "/v1/people/:id/care-plans/:plan_id", method = "delete")]
+    #[oai(
+        path = "/v1/people/:id/care-plans/:plan_id",
+        method = "delete",
+        operation_id = "endCarePlan"
+    )]
     async fn end_plan(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         plan_id: Path<Uuid>,
     ) -> Result<Deleted> {
@@ -325,7 +351,11 @@ impl CareApi {
 
     /// Log care given (organizers, or the plan's assignee with their own key). Logging a
     /// planned call or visit moves the plan's next due day on from `happened_on`.
-    #[oai(path = "/v1/people/:id/care-log", method = "post")]
+    #[oai(
+        path = "/v1/people/:id/care-log",
+        method = "post",
+        operation_id = "createCareLogEntry"
+    )]
     async fn log(
         &self,
         state: poem::web::Data<&AppState>,
@@ -346,7 +376,7 @@ impl CareApi {
         if !is_assignee {
             caller.require_manage(person.community_id)?;
         }
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         checks.ensure(
             body.happened_on <= today,
             "happened_on",
@@ -401,11 +431,15 @@ impl CareApi {
     }
 
     /// A resident's care log, oldest first (organizers).
-    #[oai(path = "/v1/people/:id/care-log", method = "get")]
+    #[oai(
+        path = "/v1/people/:id/care-log",
+        method = "get",
+        operation_id = "listCareLog"
+    )]
     async fn care_log(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
@@ -428,51 +462,45 @@ impl CareApi {
     }
 
     /// Calls and visits due (and overdue) in a community, most overdue first.
-    #[oai(path = "/v1/care/due", method = "get")]
+    #[oai(path = "/v1/care/due", method = "get", operation_id = "listDueCare")]
     async fn due(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
-        /// Required for admin keys; organizers get their own.
+        StaffKey(caller): StaffKey,
+        /// The community; admins who leave it out get every community's.
         community_id: Query<Option<Uuid>>,
-        /// Also what falls due within this many days (0–30, default 0).
+        /// Also what falls due within this many days (default 0).
+        #[oai(validator(minimum(value = "0"), maximum(value = "30")))]
         within_days: Query<Option<i64>>,
     ) -> Result<Json<Vec<DueCare>>> {
-        if caller.role == Role::Volunteer {
-            return Err(ApiError::forbidden("the care list is for organizers"));
+        let community_id = caller.list_scope(community_id.0)?;
+        let within = Duration::days(within_days.0.unwrap_or(0));
+        let mut select = community::Entity::find().order_by_asc(community::Column::Id);
+        if let Some(id) = community_id {
+            select = select.filter(community::Column::Id.eq(id));
         }
-        let Some(community_id) = caller.list_scope(community_id.0)? else {
-            return Err(ApiError::invalid(
-                "community_id",
-                "required",
-                "admins name the community",
-            ));
-        };
-        let within = within_days.0.unwrap_or(0);
-        if !(0..=30).contains(&within) {
-            return Err(ApiError::invalid(
-                "within_days",
-                "range",
-                "within_days must be between 0 and 30",
-            ));
+        let communities = select.all(&state.db).await?;
+        if community_id.is_some() && communities.is_empty() {
+            return Err(ApiError::not_found("community"));
         }
-        let community = community::Entity::find_by_id(community_id)
-            .one(&state.db)
-            .await?
-            .ok_or_else(|| ApiError::not_found("community"))?;
-        let today = now()
-            .with_timezone(&huashen_worker::format::zone(&community.time_zone))
-            .date_naive();
-        let plans = care_plan::Entity::find()
-            .filter(care_plan::Column::CommunityId.eq(community.id))
-            .filter(care_plan::Column::EndedAt.is_null())
-            .filter(care_plan::Column::NextDueOn.lte(today + Duration::days(within)))
-            .order_by_asc(care_plan::Column::NextDueOn)
-            .all(&state.db)
-            .await?;
+        // "Today" is each community's own.
+        let mut plans = Vec::new();
+        for community in communities {
+            let today = now()
+                .with_timezone(&huashen_worker::format::zone(&community.time_zone))
+                .date_naive();
+            let due = care_plan::Entity::find()
+                .filter(care_plan::Column::CommunityId.eq(community.id))
+                .filter(care_plan::Column::EndedAt.is_null())
+                .filter(care_plan::Column::NextDueOn.lte(today + within))
+                .all(&state.db)
+                .await?;
+            plans.extend(due.into_iter().map(|plan| (today, plan)));
+        }
+        plans.sort_by_key(|(today, plan)| (std::cmp::Reverse(*today - plan.next_due_on), plan.id));
         let ids: Vec<Uuid> = plans
             .iter()
-            .flat_map(|p| [p.person_id, p.assignee_id])
+            .flat_map(|(_, p)| [p.person_id, p.assignee_id])
             .collect();
         let names: std::collections::HashMap<Uuid, String> = person::Entity::find()
             .filter(person::Column::Id.is_in(ids))
@@ -484,7 +512,7 @@ impl CareApi {
         Ok(Json(
             plans
                 .into_iter()
-                .map(|plan| DueCare {
+                .map(|(today, plan)| DueCare {
                     resident_name: names.get(&plan.person_id).cloned().unwrap_or_default(),
                     assignee_name: names.get(&plan.assignee_id).cloned().unwrap_or_default(),
                     days_overdue: (today - plan.next_due_on).num_days(),

@@ -11,10 +11,9 @@ use poem_openapi::{Object, OpenApi};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -56,26 +55,32 @@ impl From<community::Model> for Community {
     }
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct CommunityCreate {
-    #[validate(length(min = 2, max = 64))]
+    #[oai(validator(min_length = 2, max_length = 64))]
     pub slug: String,
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: BTreeMap<String, String>,
+    #[oai(validator(max_length = 64))]
     pub time_zone: String,
+    #[oai(validator(max_length = 35))]
     pub default_locale: String,
     /// 30 minutes to 7 days; 1440 (a day) unless given.
-    #[validate(range(min = 30, max = 10080))]
+    #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct CommunityPatch {
-    #[validate(length(min = 2, max = 64))]
+    #[oai(validator(min_length = 2, max_length = 64))]
     pub slug: Option<String>,
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: Option<BTreeMap<String, String>>,
+    #[oai(validator(max_length = 64))]
     pub time_zone: Option<String>,
+    #[oai(validator(max_length = 35))]
     pub default_locale: Option<String>,
-    #[validate(range(min = 30, max = 10080))]
+    #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
 }
 
@@ -113,18 +118,18 @@ pub struct CommunitiesApi;
 #[OpenApi(prefix_path = "/v1/communities", tag = "Tag::Communities")]
 impl CommunitiesApi {
     /// Create a community (admin).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createCommunity")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         body: JsonBody<CommunityCreate>,
     ) -> Result<Created<Community>> {
         caller.require_admin()?;
         let body = body.0;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         check_slug(&mut checks, &body.slug);
-        checks.localized("name", &body.name, 200, true);
+        checks.localized("name", &body.name, true);
         checks.time_zone("time_zone", &body.time_zone);
         checks.locale("default_locale", &body.default_locale);
         checks.finish()?;
@@ -152,7 +157,7 @@ impl CommunitiesApi {
     }
 
     /// List communities: all for admins, their own for other keys.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listCommunities")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -179,7 +184,7 @@ impl CommunitiesApi {
     }
 
     /// Get one community.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getCommunity")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -191,11 +196,11 @@ impl CommunitiesApi {
     }
 
     /// Change a community (admin, or its organizers).
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateCommunity")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
         #[oai(name = "If-Match")]
@@ -206,14 +211,14 @@ impl CommunitiesApi {
         caller.require_manage(current.id)?;
         check_if_match(if_match.0.as_deref(), current.version)?;
         let patch = body.0;
-        let mut checks = Checks::from(patch.validate());
+        let mut checks = Checks::default();
         let mut next = current.clone();
         if let Some(slug) = patch.slug {
             check_slug(&mut checks, &slug);
             next.slug = slug;
         }
         if let Some(name) = patch.name {
-            checks.localized("name", &name, 200, true);
+            checks.localized("name", &name, true);
             next.name = LocalizedText(name);
         }
         if let Some(zone) = patch.time_zone {
@@ -243,11 +248,11 @@ impl CommunitiesApi {
     }
 
     /// Delete an empty community (admin); one that still has people, stations or events is a 409.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteCommunity")]
     async fn delete(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         caller.require_admin()?;

@@ -16,11 +16,9 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
-use super::shifts::MAX_CAPACITY;
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller, OptionalApiKey};
+use crate::auth::{Caller, OptionalApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
@@ -29,6 +27,7 @@ use crate::registrations;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
+use entities::enums::WebhookEventType;
 
 /// A cultural-exchange event.
 #[derive(Object)]
@@ -76,33 +75,41 @@ impl From<event::Model> for Event {
     }
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct EventCreate {
     pub community_id: Uuid,
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub title: BTreeMap<String, String>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_properties = 20, max_length = 8000))]
     pub description: BTreeMap<String, String>,
-    #[validate(length(min = 1, max = 64))]
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub category: String,
+    #[oai(validator(min_length = 1, max_length = 500))]
     pub venue: Option<String>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: i32,
     pub registration_opens_at: Option<DateTime<Utc>>,
     pub registration_closes_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Object, Validate, Deserialize, Clone)]
+#[derive(Object, Deserialize, Clone)]
 pub struct EventPatch {
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub title: Option<BTreeMap<String, String>>,
+    #[oai(validator(max_properties = 20, max_length = 8000))]
     pub description: Option<BTreeMap<String, String>>,
-    #[validate(length(min = 1, max = 64))]
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub category: Option<String>,
     #[serde(default)]
+    #[oai(validator(min_length = 1, max_length = 500))]
     pub venue: MaybeUndefined<String>,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: Option<i32>,
     #[serde(default)]
     pub registration_opens_at: MaybeUndefined<DateTime<Utc>>,
@@ -147,21 +154,9 @@ impl EventPatch {
 }
 
 fn check_event(checks: &mut Checks, e: &event::Model) {
-    checks.localized("title", &e.title.0, 200, true);
-    checks.localized("description", &e.description.0, 8000, false);
-    if e.venue
-        .as_ref()
-        .is_some_and(|v| !(1..=500).contains(&v.chars().count()))
-    {
-        checks.fail("venue", "length", "length must be between 1 and 500");
-    }
+    checks.localized("title", &e.title.0, true);
+    checks.localized("description", &e.description.0, false);
     checks.interval(e.starts_at, e.ends_at);
-    checks.ensure(
-        (1..=MAX_CAPACITY).contains(&e.capacity),
-        "capacity",
-        "range",
-        "capacity must be between 1 and 10000",
-    );
     if let (Some(opens), Some(closes)) = (e.registration_opens_at, e.registration_closes_at) {
         checks.ensure(
             opens < closes,
@@ -206,19 +201,16 @@ pub struct EventsApi;
 #[OpenApi(prefix_path = "/v1/events", tag = "Tag::Events")]
 impl EventsApi {
     /// Create an event as a draft (admin, or the community's organizers).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createEvent")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
+        StaffKey(caller): StaffKey,
         body: JsonBody<EventCreate>,
     ) -> Result<Created<Event>> {
         let body = body.0;
         caller.require_manage(body.community_id)?;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         let community = community::Entity::find_by_id(body.community_id)
             .one(&state.db)
             .await?
@@ -257,7 +249,7 @@ impl EventsApi {
 
     /// List events by start time. Public: without a key only published, cancelled and
     /// completed events are listed; organizers also see their drafts.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listEvents")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -322,7 +314,7 @@ impl EventsApi {
     }
 
     /// Get one event. Public unless it is a draft.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getEvent")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -338,11 +330,11 @@ impl EventsApi {
 
     /// Change an event (admin, organizers). Capacity cannot drop below the registered
     /// count; raising it registers waitlisted people in the same transaction.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateEvent")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
         #[oai(name = "If-Match")]
@@ -369,7 +361,7 @@ impl EventsApi {
                     current.status.as_str()
                 )));
             }
-            let mut checks = Checks::from(patch.validate());
+            let mut checks = Checks::default();
             let mut next = patch.apply(&current);
             check_event(&mut checks, &next);
             checks.finish()?;
@@ -393,11 +385,11 @@ impl EventsApi {
     }
 
     /// Publish a draft: it becomes visible to everyone and open for registration.
-    #[oai(path = "/:id/publish", method = "post")]
+    #[oai(path = "/:id/publish", method = "post", operation_id = "publishEvent")]
     async fn publish(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Event>> {
         let event =
@@ -406,7 +398,7 @@ impl EventsApi {
         super::emit(
             &state,
             event.community_id,
-            "event.published",
+            WebhookEventType::EventPublished,
             &format!("/v1/events/{}", event.id),
         )
         .await;
@@ -415,11 +407,11 @@ impl EventsApi {
     }
 
     /// Cancel a draft or published event, and with it every registration.
-    #[oai(path = "/:id/cancel", method = "post")]
+    #[oai(path = "/:id/cancel", method = "post", operation_id = "cancelEvent")]
     async fn cancel(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Event>> {
         let event =
@@ -428,7 +420,7 @@ impl EventsApi {
         super::emit(
             &state,
             event.community_id,
-            "event.cancelled",
+            WebhookEventType::EventCancelled,
             &format!("/v1/events/{}", event.id),
         )
         .await;
@@ -437,11 +429,11 @@ impl EventsApi {
     }
 
     /// Delete a draft (admin, organizers); published events are cancelled instead.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteEvent")]
     async fn delete(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let current = managed(&state, &caller, id.0).await?;

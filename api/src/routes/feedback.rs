@@ -12,15 +12,14 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Result, Tag};
-use crate::auth::ApiKey;
+use crate::auth::StaffKey;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::time::now;
-use crate::validate::Checks;
+use entities::enums::WebhookEventType;
 
 /// What a feedback link is about, in the reader's language.
 #[derive(Object)]
@@ -37,12 +36,12 @@ pub struct FeedbackInvitation {
     pub expires_at: DateTime<Utc>,
 }
 
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct FeedbackSubmission {
     /// 1 (poor) to 5 (excellent).
-    #[validate(range(min = 1, max = 5))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
     pub rating: i32,
-    #[validate(length(max = 2000))]
+    #[oai(validator(max_length = 2000))]
     pub comment: Option<String>,
 }
 
@@ -107,7 +106,11 @@ pub struct FeedbackApi;
 #[OpenApi(tag = "Tag::Events")]
 impl FeedbackApi {
     /// What a feedback link is about, in the reader's language. Public: the token is the key.
-    #[oai(path = "/v1/feedback/:token", method = "get")]
+    #[oai(
+        path = "/v1/feedback/:token",
+        method = "get",
+        operation_id = "getFeedbackInvitation"
+    )]
     async fn invitation(
         &self,
         state: poem::web::Data<&AppState>,
@@ -143,7 +146,11 @@ impl FeedbackApi {
     }
 
     /// Give feedback once. A second answer is a 409; an expired link a 410.
-    #[oai(path = "/v1/feedback/:token", method = "post")]
+    #[oai(
+        path = "/v1/feedback/:token",
+        method = "post",
+        operation_id = "submitFeedback"
+    )]
     async fn submit(
         &self,
         state: poem::web::Data<&AppState>,
@@ -151,7 +158,6 @@ impl FeedbackApi {
         body: JsonBody<FeedbackSubmission>,
     ) -> Result<Json<FeedbackReceipt>> {
         let answer = body.0;
-        Checks::from(answer.validate()).finish()?;
         let row = by_token(&state, &token.0).await?;
         let now = now();
         let comment = answer
@@ -177,7 +183,13 @@ impl FeedbackApi {
             .await?
         {
             let path = format!("/v1/events/{}/feedback", row.event_id);
-            super::emit(&state, event.community_id, "feedback.submitted", &path).await;
+            super::emit(
+                &state,
+                event.community_id,
+                WebhookEventType::FeedbackSubmitted,
+                &path,
+            )
+            .await;
         }
         Ok(Json(FeedbackReceipt {
             event_id: row.event_id,
@@ -189,11 +201,15 @@ impl FeedbackApi {
 
     /// What residents said about an event (organizers): counts, average, distribution,
     /// comments, and ratings by the residents' nationality.
-    #[oai(path = "/v1/events/:id/feedback", method = "get")]
+    #[oai(
+        path = "/v1/events/:id/feedback",
+        method = "get",
+        operation_id = "getEventFeedback"
+    )]
     async fn summary(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Json<FeedbackSummary>> {
         let event = event::Entity::find_by_id(id.0)

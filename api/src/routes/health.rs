@@ -27,7 +27,7 @@ pub struct HealthApi;
 #[OpenApi(prefix_path = "/health", tag = "Tag::Health")]
 impl HealthApi {
     /// The process is up.
-    #[oai(path = "/live", method = "get")]
+    #[oai(path = "/live", method = "get", operation_id = "getLiveness")]
     async fn live(&self) -> Json<HealthStatus> {
         Json(HealthStatus {
             status: "ok".to_owned(),
@@ -35,7 +35,7 @@ impl HealthApi {
     }
 
     /// The process can serve requests: the database answers.
-    #[oai(path = "/ready", method = "get")]
+    #[oai(path = "/ready", method = "get", operation_id = "getReadiness")]
     async fn ready(&self, state: poem::web::Data<&AppState>) -> ReadyResponse {
         match state.db.ping().await {
             Ok(()) => ReadyResponse::Ready(Json(HealthStatus {

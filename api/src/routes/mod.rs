@@ -2,7 +2,7 @@
 
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
-use poem_openapi::{ApiResponse, OpenApiService, Tags};
+use poem_openapi::{ApiResponse, ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
 
 use crate::error::ApiError;
 
@@ -88,14 +88,30 @@ apis!(
     ),
 );
 
-/// The OpenAPI service; its spec is the committed `openapi.yaml`.
+/// The OpenAPI service; `crate::contract` completes its document into the committed
+/// `openapi.yaml`.
 pub fn service() -> OpenApiService<Api, ()> {
-    OpenApiService::new(apis(), "Huashen", env!("CARGO_PKG_VERSION")).description(
-        "Coordinates volunteers and activities in international residential communities: \
-         communities, people, service stations, shifts and cultural events. Errors are RFC 9457 \
-         `application/problem+json`; lists take `limit` and `cursor`; single resources carry an \
-         `ETag` that `PATCH` checks against `If-Match`.",
-    )
+    OpenApiService::new(apis(), "Huashen", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Coordinates volunteers and activities in international residential communities: \
+             communities, people, service stations, shifts and cultural events. Errors are RFC \
+             9457 `application/problem+json`; lists take `limit` and `cursor`; single resources \
+             carry an `ETag` that `PATCH` checks against `If-Match`. Within a major version \
+             changes are additive: clients ignore unknown fields, and enums marked so may gain \
+             values.",
+        )
+        .server(
+            ServerObject::new("http://127.0.0.1:8080")
+                .description("`huashen serve` on its default address"),
+        )
+        .contact(
+            ContactObject::new()
+                .name("Huashen")
+                .url("https://huashen.dev"),
+        )
+        .license(
+            LicenseObject::new("Apache-2.0").url("https://www.apache.org/licenses/LICENSE-2.0"),
+        )
 }
 
 /// A single resource with its ETag.
@@ -130,7 +146,7 @@ pub type Result<T> = std::result::Result<T, ApiError>;
 pub async fn emit(
     state: &crate::state::AppState,
     community_id: uuid::Uuid,
-    event_type: &str,
+    event_type: entities::enums::WebhookEventType,
     path: &str,
 ) {
     if let Err(err) = huashen_worker::webhooks::emit(
@@ -142,7 +158,7 @@ pub async fn emit(
     )
     .await
     {
-        tracing::warn!(error = %err, event_type, "recording a webhook event failed");
+        tracing::warn!(error = %err, event_type = event_type.as_str(), "recording a webhook event failed");
     }
 }
 
@@ -156,6 +172,13 @@ pub fn check_if_match(if_match: Option<&str>, version: i32) -> Result<()> {
     let Some(header) = if_match else {
         return Ok(());
     };
+    if header.trim().is_empty() {
+        return Err(ApiError::invalid(
+            "If-Match",
+            "required",
+            "If-Match names an ETag, or is left out",
+        ));
+    }
     let current = etag(version);
     let matches = header.split(',').map(str::trim).any(|tag| {
         tag == "*" || tag == current || tag.strip_prefix("W/") == Some(current.as_str())

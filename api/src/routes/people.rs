@@ -16,7 +16,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -129,23 +129,29 @@ impl From<person::Model> for Person {
 #[derive(Object, Validate, Deserialize)]
 pub struct PersonCreate {
     pub community_id: Uuid,
-    #[validate(length(min = 1, max = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub full_name: String,
-    #[validate(email, length(max = 254))]
+    #[validate(email)]
+    #[oai(validator(max_length = 254))]
     pub email: String,
-    #[validate(length(min = 3, max = 40))]
+    #[oai(validator(min_length = 3, max_length = 40))]
     pub phone: Option<String>,
+    #[oai(validator(min_length = 2, max_length = 2))]
     pub nationality: String,
     /// Defaults to the community's default locale.
+    #[oai(validator(max_length = 35))]
     pub locale: Option<String>,
     /// Defaults to the community's time zone.
+    #[oai(validator(max_length = 64))]
     pub time_zone: Option<String>,
     pub birthday: Option<NaiveDate>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages: Vec<String>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills: Vec<String>,
     #[oai(default)]
     #[serde(default)]
@@ -162,18 +168,25 @@ pub struct PersonCreate {
 /// Fields to change; `null` clears an optional one.
 #[derive(Object, Validate, Deserialize)]
 pub struct PersonPatch {
-    #[validate(length(min = 1, max = 200))]
+    #[oai(validator(min_length = 1, max_length = 200))]
     pub full_name: Option<String>,
-    #[validate(email, length(max = 254))]
+    #[validate(email)]
+    #[oai(validator(max_length = 254))]
     pub email: Option<String>,
     #[serde(default)]
+    #[oai(validator(min_length = 3, max_length = 40))]
     pub phone: MaybeUndefined<String>,
+    #[oai(validator(min_length = 2, max_length = 2))]
     pub nationality: Option<String>,
+    #[oai(validator(max_length = 35))]
     pub locale: Option<String>,
+    #[oai(validator(max_length = 64))]
     pub time_zone: Option<String>,
     #[serde(default)]
     pub birthday: MaybeUndefined<NaiveDate>,
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages: Option<Vec<String>>,
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills: Option<Vec<String>>,
     pub is_volunteer: Option<bool>,
     pub is_organizer: Option<bool>,
@@ -186,17 +199,11 @@ pub struct PersonPatch {
 
 /// The checks a person must pass whether created or changed.
 fn check_person(checks: &mut Checks, p: &person::Model) {
-    if p.phone
-        .as_ref()
-        .is_some_and(|phone| !(3..=40).contains(&phone.chars().count()))
-    {
-        checks.fail("phone", "length", "length must be between 3 and 40");
-    }
     checks.country("nationality", &p.nationality);
     checks.locale("locale", &p.locale);
     checks.time_zone("time_zone", &p.time_zone);
     checks.languages("languages", &p.languages.0);
-    checks.tags("skills", &p.skills.0, 64);
+    checks.tags("skills", &p.skills.0);
     if let Some(birthday) = p.birthday {
         checks.ensure(
             birthday <= Utc::now().date_naive(),
@@ -241,14 +248,11 @@ pub struct PeopleApi;
 #[OpenApi(prefix_path = "/v1/people", tag = "Tag::People")]
 impl PeopleApi {
     /// Add a resident or volunteer (admin, or the community's organizers).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createPerson")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
+        StaffKey(caller): StaffKey,
         body: JsonBody<PersonCreate>,
     ) -> Result<Created<Person>> {
         let body = body.0;
@@ -303,11 +307,11 @@ impl PeopleApi {
     }
 
     /// List people (admin, organizers); filters combine.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listPeople")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         /// Only this community (organizers see only their own anyway).
         community_id: Query<Option<Uuid>>,
         /// ISO 3166-1 alpha-2.
@@ -322,9 +326,6 @@ impl PeopleApi {
         /// From `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Person>>> {
-        if caller.role == entities::enums::Role::Volunteer {
-            return Err(ApiError::forbidden("volunteer keys cannot list people"));
-        }
         let page = PageRequest::new(limit.0, cursor.0)?;
         let mut select = person::Entity::find();
         if let Some(community) = caller.list_scope(community_id.0)? {
@@ -365,7 +366,7 @@ impl PeopleApi {
     }
 
     /// Get one person (managers of the community, or the person's own volunteer key).
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getPerson")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -377,7 +378,7 @@ impl PeopleApi {
     }
 
     /// Change a person; a volunteer key may change its own person's details.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updatePerson")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
@@ -460,7 +461,7 @@ impl PeopleApi {
     /// stays, anonymised, so hours and attendance totals stay right; upcoming places are
     /// given up, feedback is detached, keys and links stop working, queued mail is
     /// skipped. Audited.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "erasePerson")]
     async fn erase(
         &self,
         state: poem::web::Data<&AppState>,
@@ -475,7 +476,7 @@ impl PeopleApi {
 
     /// Everything Huashen holds about a person, as JSON (organizers, or the person's
     /// own key). Audited.
-    #[oai(path = "/:id/export", method = "get")]
+    #[oai(path = "/:id/export", method = "get", operation_id = "exportPerson")]
     async fn export(
         &self,
         state: poem::web::Data<&AppState>,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entities::enums::RegistrationStatus;
 use entities::{event, event_registration};
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -11,13 +11,14 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Result, Tag};
-use crate::auth::ApiKey;
+use crate::auth::{ApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::registrations;
 use crate::state::AppState;
 use crate::time::now;
+use entities::enums::WebhookEventType;
 
 /// A resident's registration (or place in line) for an event.
 #[derive(Object)]
@@ -79,15 +80,16 @@ pub struct RegistrationsApi;
 impl RegistrationsApi {
     /// Register for a published event while registration is open. Volunteer keys register
     /// their own person; organizers anyone of their community. Accepts `Idempotency-Key`.
-    #[oai(path = "/v1/events/:id/registrations", method = "post")]
+    #[oai(
+        path = "/v1/events/:id/registrations",
+        method = "post",
+        operation_id = "createRegistration"
+    )]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
         body: JsonBody<PersonRef>,
     ) -> Result<RegistrationCreated> {
         let registered =
@@ -100,7 +102,7 @@ impl RegistrationsApi {
         super::emit(
             &state,
             registered.community_id,
-            "registration.created",
+            WebhookEventType::RegistrationCreated,
             &path,
         )
         .await;
@@ -108,11 +110,15 @@ impl RegistrationsApi {
     }
 
     /// List an event's registrations (organizers), oldest first.
-    #[oai(path = "/v1/events/:id/registrations", method = "get")]
+    #[oai(
+        path = "/v1/events/:id/registrations",
+        method = "get",
+        operation_id = "listRegistrations"
+    )]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         status: Query<Option<RegistrationStatus>>,
         /// Page size, 1–200.
@@ -144,7 +150,11 @@ impl RegistrationsApi {
     }
 
     /// Cancel a registration; the first in line moves up in the same transaction.
-    #[oai(path = "/v1/events/:id/registrations/:person_id", method = "delete")]
+    #[oai(
+        path = "/v1/events/:id/registrations/:person_id",
+        method = "delete",
+        operation_id = "cancelRegistration"
+    )]
     async fn cancel(
         &self,
         state: poem::web::Data<&AppState>,
@@ -157,13 +167,19 @@ impl RegistrationsApi {
         super::emit(
             &state,
             outcome.community_id,
-            "registration.cancelled",
+            WebhookEventType::RegistrationCancelled,
             &path,
         )
         .await;
         for promoted in &outcome.promoted {
             let path = format!("/v1/events/{}/registrations/{}", id.0, promoted.person_id);
-            super::emit(&state, outcome.community_id, "registration.promoted", &path).await;
+            super::emit(
+                &state,
+                outcome.community_id,
+                WebhookEventType::RegistrationPromoted,
+                &path,
+            )
+            .await;
         }
         Ok(Json(RegistrationCancellation {
             registration: outcome.registration.into(),
@@ -177,15 +193,16 @@ impl RegistrationsApi {
 
     /// Check a registered person in (organizers); checking in twice changes nothing.
     /// Accepts `Idempotency-Key`.
-    #[oai(path = "/v1/events/:id/check-ins", method = "post")]
+    #[oai(
+        path = "/v1/events/:id/check-ins",
+        method = "post",
+        operation_id = "checkIn"
+    )]
     async fn check_in(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
         body: JsonBody<PersonRef>,
     ) -> Result<Json<Registration>> {
         let registration =
@@ -194,11 +211,15 @@ impl RegistrationsApi {
     }
 
     /// After the event, mark everyone registered who did not check in as `no_show`.
-    #[oai(path = "/v1/events/:id/no-shows", method = "post")]
+    #[oai(
+        path = "/v1/events/:id/no-shows",
+        method = "post",
+        operation_id = "markNoShows"
+    )]
     async fn no_shows(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Json<NoShows>> {
         let marked = registrations::mark_no_shows(&state.db, &caller, id.0, now()).await?;

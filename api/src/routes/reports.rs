@@ -12,46 +12,94 @@ use entities::{
 };
 use huashen_worker::locale::pick;
 use poem_openapi::param::{Header, Query};
-use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::payload::{Json, Payload, PlainText};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::{Result, Tag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{Caller, StaffKey};
 use crate::error::ApiError;
 use crate::state::AppState;
 
 /// A report: the rows, and what they cover.
 #[derive(Object)]
 pub struct Report<T: ParseFromJSON + ToJSON + Send + Sync> {
-    pub community_id: Uuid,
+    /// The community reported on; null when an admin asked for every community, whose
+    /// rows then each name theirs.
+    pub community_id: Option<Uuid>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub rows: Vec<T>,
 }
 
-#[derive(ApiResponse)]
+/// A report as JSON, or (with `Accept: text/csv`) its rows as CSV.
 pub enum ReportResponse<T: ParseFromJSON + ToJSON + Send + Sync> {
-    /// The report, as JSON or (with `Accept: text/csv`) as CSV.
-    #[oai(status = 200)]
     Json(Json<Report<T>>),
-    /// The rows as CSV, UTF-8 with a byte-order mark.
-    #[oai(status = 200, content_type = "text/csv; charset=utf-8")]
-    Csv(PlainText<String>),
+    Csv(String),
 }
 
-/// What the report is about, and for when.
+const CSV: &str = "text/csv; charset=utf-8";
+
+impl<T: ParseFromJSON + ToJSON + Send + Sync> poem::IntoResponse for ReportResponse<T> {
+    fn into_response(self) -> poem::Response {
+        match self {
+            Self::Json(json) => json.into_response(),
+            Self::Csv(text) => poem::Response::builder().content_type(CSV).body(text),
+        }
+    }
+}
+
+/// One `200` response with two media types: strict parsers refuse a status twice.
+impl<T: ParseFromJSON + ToJSON + Send + Sync> ApiResponse for ReportResponse<T> {
+    fn meta() -> MetaResponses {
+        MetaResponses {
+            responses: vec![MetaResponse {
+                description: "The report as JSON, or with `Accept: text/csv` its rows as CSV \
+                              (UTF-8 with a byte-order mark, a header row, one row per line).",
+                status: Some(200),
+                status_range: None,
+                content: vec![
+                    MetaMediaType {
+                        content_type: "application/json; charset=utf-8",
+                        schema: <Json<Report<T>> as Payload>::schema_ref(),
+                    },
+                    MetaMediaType {
+                        content_type: CSV,
+                        schema: <PlainText<String> as Payload>::schema_ref(),
+                    },
+                ],
+                headers: vec![],
+            }],
+        }
+    }
+
+    fn register(registry: &mut Registry) {
+        <Json<Report<T>> as Payload>::register(registry);
+    }
+}
+
+/// What the report is about: one community, or every community for an admin who
+/// names none; and the period.
 struct Scope {
-    community: community::Model,
+    community_id: Option<Uuid>,
+    communities: Vec<community::Model>,
     from: Option<DateTime<Utc>>,
     to: Option<DateTime<Utc>>,
     csv: bool,
 }
 
-impl Scope {
+/// One community's part of a report.
+struct Part<'a> {
+    community: &'a community::Model,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+}
+
+impl Part<'_> {
     fn within(&self, at: DateTime<Utc>) -> bool {
         self.from.is_none_or(|from| at >= from) && self.to.is_none_or(|to| at < to)
     }
@@ -60,31 +108,59 @@ impl Scope {
         let locale = locale.as_deref().unwrap_or(&self.community.default_locale);
         pick(text, locale, &self.community.default_locale)
     }
+}
+
+impl Scope {
+    fn parts(&self) -> impl Iterator<Item = Part<'_>> {
+        self.communities.iter().map(|community| Part {
+            community,
+            from: self.from,
+            to: self.to,
+        })
+    }
 
     fn respond<T: ParseFromJSON + ToJSON + Send + Sync + Serialize>(
         self,
         rows: Vec<T>,
     ) -> Result<ReportResponse<T>> {
         if self.csv {
-            let mut writer = csv::Writer::from_writer(Vec::new());
-            for row in &rows {
-                writer
-                    .serialize(row)
-                    .map_err(|e| ApiError::Internal(e.into()))?;
-            }
-            let bytes = writer
-                .into_inner()
-                .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-            let text = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))?;
-            return Ok(ReportResponse::Csv(PlainText(format!("\u{feff}{text}"))));
+            return Ok(ReportResponse::Csv(csv_text(&rows)?));
         }
         Ok(ReportResponse::Json(Json(Report {
-            community_id: self.community.id,
+            community_id: self.community_id,
             from: self.from,
             to: self.to,
             rows,
         })))
     }
+}
+
+/// The rows as CSV with a byte-order mark, so spreadsheet programs read Chinese text
+/// right; the header row (the schema's property names) is there even with no rows.
+fn csv_text<T: Serialize + ToJSON>(rows: &[T]) -> Result<String> {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let columns: Vec<&str> = match T::schema_ref() {
+        MetaSchemaRef::Reference(name) => registry
+            .schemas
+            .get(&name)
+            .map(|schema| schema.properties.iter().map(|(name, _)| *name).collect())
+            .unwrap_or_default(),
+        MetaSchemaRef::Inline(_) => Vec::new(),
+    };
+    let failed = |e: csv::Error| ApiError::Internal(e.into());
+    let mut writer = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    writer.write_record(&columns).map_err(failed)?;
+    for row in rows {
+        writer.serialize(row).map_err(failed)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(format!("\u{feff}{text}"))
 }
 
 async fn scope(
@@ -95,23 +171,19 @@ async fn scope(
     to: Option<DateTime<Utc>>,
     accept: Option<String>,
 ) -> Result<Scope> {
-    if caller.role == entities::enums::Role::Volunteer {
-        return Err(ApiError::forbidden("reports are for organizers"));
+    let community_id = caller.list_scope(community_id)?;
+    let mut select = community::Entity::find().order_by_asc(community::Column::Id);
+    if let Some(id) = community_id {
+        select = select.filter(community::Column::Id.eq(id));
     }
-    let Some(community_id) = caller.list_scope(community_id)? else {
-        return Err(ApiError::invalid(
-            "community_id",
-            "required",
-            "admins name the community",
-        ));
-    };
-    let community = community::Entity::find_by_id(community_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| ApiError::not_found("community"))?;
+    let communities = select.all(db).await?;
+    if community_id.is_some() && communities.is_empty() {
+        return Err(ApiError::not_found("community"));
+    }
     let csv = accept.is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"));
     Ok(Scope {
-        community,
+        community_id,
+        communities,
         from,
         to,
         csv,
@@ -133,6 +205,7 @@ pub enum HoursBy {
 /// Hours credited for attended shifts, grouped one way.
 #[derive(Object, Serialize)]
 pub struct HoursRow {
+    pub community_id: Uuid,
     /// The person's or station's id, or the month (`2026-11`).
     pub key: String,
     /// The person's or station's name, or the month again.
@@ -146,6 +219,7 @@ pub struct HoursRow {
 /// Volunteers whose first attended shift falls in the period.
 #[derive(Object, Serialize)]
 pub struct NewVolunteerRow {
+    pub community_id: Uuid,
     pub person_id: Uuid,
     pub full_name: String,
     pub nationality: String,
@@ -155,6 +229,7 @@ pub struct NewVolunteerRow {
 /// Attendance and satisfaction of one event.
 #[derive(Object, Serialize)]
 pub struct EventRow {
+    pub community_id: Uuid,
     pub event_id: Uuid,
     pub title: String,
     pub category: String,
@@ -179,6 +254,7 @@ pub enum SatisfactionBy {
 /// Ratings grouped by event category or by the attendees' nationality.
 #[derive(Object, Serialize)]
 pub struct SatisfactionRow {
+    pub community_id: Uuid,
     pub group: String,
     pub ratings: u32,
     pub average_rating: f64,
@@ -192,6 +268,7 @@ pub struct SatisfactionRow {
 /// Residents and volunteers of one nationality, and their share of volunteer hours.
 #[derive(Object, Serialize)]
 pub struct NationalityRow {
+    pub community_id: Uuid,
     pub nationality: String,
     pub residents: u32,
     pub volunteers: u32,
@@ -203,6 +280,7 @@ pub struct NationalityRow {
 /// How well one care plan was kept in the period.
 #[derive(Object, Serialize)]
 pub struct CareRow {
+    pub community_id: Uuid,
     pub plan_id: Uuid,
     pub resident: String,
     pub assignee: String,
@@ -220,7 +298,7 @@ pub struct CareRow {
 /// Attended sign-ups of the community with their shifts, in the period.
 async fn attended(
     db: &DatabaseConnection,
-    scope: &Scope,
+    scope: &Part<'_>,
 ) -> Result<Vec<(shift_signup::Model, shift::Model)>> {
     let mut select = shift_signup::Entity::find()
         .find_also_related(shift::Entity)
@@ -258,13 +336,13 @@ pub struct ReportsApi;
 #[OpenApi(prefix_path = "/v1/reports", tag = "Tag::Reports")]
 impl ReportsApi {
     /// Volunteer hours by person (top volunteers first), station or month.
-    #[oai(path = "/hours", method = "get")]
+    #[oai(path = "/hours", method = "get", operation_id = "getHoursReport")]
     #[allow(clippy::too_many_arguments)]
     async fn hours(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
-        /// Required for admin keys; organizers get their own.
+        StaffKey(caller): StaffKey,
+        /// The community; admins who leave it out get every community, row by row.
         community_id: Query<Option<Uuid>>,
         /// Shifts starting at or after this time.
         from: Query<Option<DateTime<Utc>>>,
@@ -277,116 +355,43 @@ impl ReportsApi {
         #[oai(name = "Accept")] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<HoursRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
-        let rows = attended(&state.db, &scope).await?;
-        let people = people_of(&state.db, scope.community.id).await?;
-        let stations: HashMap<Uuid, station::Model> = station::Entity::find()
-            .filter(station::Column::CommunityId.eq(scope.community.id))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .map(|s| (s.id, s))
-            .collect();
-        let zone = huashen_worker::format::zone(&scope.community.time_zone);
-        let mut groups: BTreeMap<String, (String, Option<String>, f64, u32)> = BTreeMap::new();
-        for (signup, shift) in rows {
-            let (key, label, nationality) = match by.0.unwrap_or(HoursBy::Person) {
-                HoursBy::Person => {
-                    let person = people.get(&signup.person_id);
-                    (
-                        signup.person_id.to_string(),
-                        person.map(|p| p.full_name.clone()).unwrap_or_default(),
-                        person.map(|p| p.nationality.clone()),
-                    )
-                }
-                HoursBy::Station => (
-                    shift.station_id.to_string(),
-                    stations
-                        .get(&shift.station_id)
-                        .map(|s| scope.text(&s.name, &locale.0))
-                        .unwrap_or_default(),
-                    None,
-                ),
-                HoursBy::Month => {
-                    let month = shift
-                        .starts_at
-                        .with_timezone(&zone)
-                        .format("%Y-%m")
-                        .to_string();
-                    (month.clone(), month, None)
-                }
-            };
-            let entry = groups.entry(key).or_insert((label, nationality, 0.0, 0));
-            entry.2 += signup.hours_credited.unwrap_or_default();
-            entry.3 += 1;
-        }
-        let mut rows: Vec<HoursRow> = groups
-            .into_iter()
-            .map(|(key, (label, nationality, hours, shifts))| HoursRow {
-                key,
-                label,
-                nationality,
-                hours: round2(hours),
-                shifts,
-            })
-            .collect();
-        if by.0 != Some(HoursBy::Month) {
-            rows.sort_by(|a, b| {
-                b.hours
-                    .total_cmp(&a.hours)
-                    .then_with(|| a.label.cmp(&b.label))
-            });
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(hours_rows(&state.db, &part, by.0, &locale.0).await?);
         }
         scope.respond(rows)
     }
 
     /// Volunteers whose first attended shift falls in the period.
-    #[oai(path = "/new-volunteers", method = "get")]
+    #[oai(
+        path = "/new-volunteers",
+        method = "get",
+        operation_id = "getNewVolunteersReport"
+    )]
     async fn new_volunteers(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
         #[oai(name = "Accept")] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<NewVolunteerRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
-        let everything = Scope {
-            from: None,
-            to: None,
-            csv: scope.csv,
-            community: scope.community.clone(),
-        };
-        let mut first: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
-        for (signup, shift) in attended(&state.db, &everything).await? {
-            let at = first.entry(signup.person_id).or_insert(shift.starts_at);
-            *at = (*at).min(shift.starts_at);
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(new_volunteers_rows(&state.db, &part).await?);
         }
-        let people = people_of(&state.db, scope.community.id).await?;
-        let mut rows: Vec<NewVolunteerRow> = first
-            .into_iter()
-            .filter(|(_, at)| scope.within(*at))
-            .filter_map(|(id, at)| {
-                let p = people.get(&id)?;
-                Some(NewVolunteerRow {
-                    person_id: id,
-                    full_name: p.full_name.clone(),
-                    nationality: p.nationality.clone(),
-                    first_shift_at: at,
-                })
-            })
-            .collect();
-        rows.sort_by_key(|r| r.first_shift_at);
         scope.respond(rows)
     }
 
     /// Attendance and satisfaction per event: registered, checked in, no-shows, ratings.
-    #[oai(path = "/events", method = "get")]
+    #[oai(path = "/events", method = "get", operation_id = "getEventsReport")]
     #[allow(clippy::too_many_arguments)]
     async fn events(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         community_id: Query<Option<Uuid>>,
         /// Events starting at or after this time.
         from: Query<Option<DateTime<Utc>>>,
@@ -397,74 +402,24 @@ impl ReportsApi {
         #[oai(name = "Accept")] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<EventRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
-        let events: Vec<event::Model> = event::Entity::find()
-            .filter(event::Column::CommunityId.eq(scope.community.id))
-            .filter(event::Column::Status.is_in([EventStatus::Published, EventStatus::Completed]))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .filter(|e| scope.within(e.starts_at))
-            .collect();
-        let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
-        let registrations = event_registration::Entity::find()
-            .filter(event_registration::Column::EventId.is_in(ids.clone()))
-            .all(&state.db)
-            .await?;
-        let ratings = feedback::Entity::find()
-            .filter(feedback::Column::EventId.is_in(ids))
-            .filter(feedback::Column::SubmittedAt.is_not_null())
-            .all(&state.db)
-            .await?;
-        let mut rows: Vec<EventRow> = events
-            .iter()
-            .map(|e| {
-                let of = |status: RegistrationStatus| {
-                    registrations
-                        .iter()
-                        .filter(|r| r.event_id == e.id && r.status == status)
-                        .count() as u32
-                };
-                let (registered, checked_in, no_shows) = (
-                    of(RegistrationStatus::Registered),
-                    of(RegistrationStatus::CheckedIn),
-                    of(RegistrationStatus::NoShow),
-                );
-                let given: Vec<i32> = ratings
-                    .iter()
-                    .filter(|f| f.event_id == e.id)
-                    .filter_map(|f| f.rating)
-                    .collect();
-                let held = checked_in + no_shows;
-                EventRow {
-                    event_id: e.id,
-                    title: scope.text(&e.title, &locale.0),
-                    category: e.category.clone(),
-                    starts_at: e.starts_at,
-                    capacity: e.capacity,
-                    registered: registered + checked_in + no_shows,
-                    checked_in,
-                    no_shows,
-                    no_show_rate: (held > 0).then(|| round2(f64::from(no_shows) / f64::from(held))),
-                    ratings: given.len() as u32,
-                    average_rating: (!given.is_empty()).then(|| {
-                        round2(
-                            given.iter().map(|r| f64::from(*r)).sum::<f64>() / given.len() as f64,
-                        )
-                    }),
-                }
-            })
-            .collect();
-        rows.sort_by_key(|r| r.starts_at);
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(events_rows(&state.db, &part, &locale.0).await?);
+        }
         scope.respond(rows)
     }
 
     /// Satisfaction by event category or by the attendees' nationality.
-    #[oai(path = "/satisfaction", method = "get")]
+    #[oai(
+        path = "/satisfaction",
+        method = "get",
+        operation_id = "getSatisfactionReport"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn satisfaction(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
@@ -473,121 +428,44 @@ impl ReportsApi {
         #[oai(name = "Accept")] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<SatisfactionRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
-        let events: HashMap<Uuid, event::Model> = event::Entity::find()
-            .filter(event::Column::CommunityId.eq(scope.community.id))
-            .all(&state.db)
-            .await?
-            .into_iter()
-            .filter(|e| scope.within(e.starts_at))
-            .map(|e| (e.id, e))
-            .collect();
-        let answers = feedback::Entity::find()
-            .filter(feedback::Column::EventId.is_in(events.keys().copied().collect::<Vec<_>>()))
-            .filter(feedback::Column::SubmittedAt.is_not_null())
-            .all(&state.db)
-            .await?;
-        let people = people_of(&state.db, scope.community.id).await?;
-        let mut groups: BTreeMap<String, [u32; 5]> = BTreeMap::new();
-        for answer in answers {
-            let Some(rating) = answer.rating.filter(|r| (1..=5).contains(r)) else {
-                continue;
-            };
-            let group = match by.0.unwrap_or(SatisfactionBy::Category) {
-                SatisfactionBy::Category => events
-                    .get(&answer.event_id)
-                    .map(|e| e.category.clone())
-                    .unwrap_or_default(),
-                SatisfactionBy::Nationality => answer
-                    .person_id
-                    .and_then(|p| people.get(&p))
-                    .map_or_else(|| "unknown".to_owned(), |p| p.nationality.clone()),
-            };
-            groups.entry(group).or_default()[(rating - 1) as usize] += 1;
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(satisfaction_rows(&state.db, &part, by.0).await?);
         }
-        let rows = groups
-            .into_iter()
-            .map(|(group, counts)| {
-                let ratings: u32 = counts.iter().sum();
-                let total: u32 = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| (i as u32 + 1) * n)
-                    .sum();
-                SatisfactionRow {
-                    group,
-                    ratings,
-                    average_rating: round2(f64::from(total) / f64::from(ratings.max(1))),
-                    rated_1: counts[0],
-                    rated_2: counts[1],
-                    rated_3: counts[2],
-                    rated_4: counts[3],
-                    rated_5: counts[4],
-                }
-            })
-            .collect();
         scope.respond(rows)
     }
 
     /// Residents and volunteers by nationality, and each nationality's share of the
     /// volunteer hours in the period.
-    #[oai(path = "/community", method = "get")]
+    #[oai(
+        path = "/community",
+        method = "get",
+        operation_id = "getCommunityReport"
+    )]
     async fn community(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
         #[oai(name = "Accept")] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<NationalityRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
-        let people = people_of(&state.db, scope.community.id).await?;
-        let mut hours: HashMap<String, f64> = HashMap::new();
-        let mut all_hours = 0.0;
-        for (signup, _) in attended(&state.db, &scope).await? {
-            let credited = signup.hours_credited.unwrap_or_default();
-            all_hours += credited;
-            if let Some(p) = people.get(&signup.person_id) {
-                *hours.entry(p.nationality.clone()).or_default() += credited;
-            }
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(community_rows(&state.db, &part).await?);
         }
-        let nationalities: BTreeSet<String> = people
-            .values()
-            .filter(|p| p.erased_at.is_none())
-            .map(|p| p.nationality.clone())
-            .chain(hours.keys().cloned())
-            .collect();
-        let rows = nationalities
-            .into_iter()
-            .map(|nationality| {
-                let of: Vec<&person::Model> = people
-                    .values()
-                    .filter(|p| p.nationality == nationality && p.erased_at.is_none())
-                    .collect();
-                let h = hours.get(&nationality).copied().unwrap_or_default();
-                NationalityRow {
-                    residents: of.len() as u32,
-                    volunteers: of.iter().filter(|p| p.is_volunteer).count() as u32,
-                    hours: round2(h),
-                    share_of_hours: if all_hours > 0.0 {
-                        round2(h / all_hours)
-                    } else {
-                        0.0
-                    },
-                    nationality,
-                }
-            })
-            .collect();
         scope.respond(rows)
     }
 
     /// Care-programme coverage: for each plan, calls or visits due in the period against
     /// those logged (default: the last 30 days).
-    #[oai(path = "/care", method = "get")]
+    #[oai(path = "/care", method = "get", operation_id = "getCareReport")]
     async fn care(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
@@ -604,57 +482,341 @@ impl ReportsApi {
             accept.0,
         )
         .await?;
-        let zone = huashen_worker::format::zone(&scope.community.time_zone);
-        let (first_day, last_day) = (
-            from_at.with_timezone(&zone).date_naive(),
-            to_at.with_timezone(&zone).date_naive(),
-        );
-        let plans = care_plan::Entity::find()
-            .filter(care_plan::Column::CommunityId.eq(scope.community.id))
-            .all(&state.db)
-            .await?;
-        let entries = care_entry::Entity::find()
-            .filter(care_entry::Column::CommunityId.eq(scope.community.id))
-            .filter(care_entry::Column::HappenedOn.gte(first_day))
-            .filter(care_entry::Column::HappenedOn.lte(last_day))
-            .all(&state.db)
-            .await?;
-        let people = people_of(&state.db, scope.community.id).await?;
-        let name = |id: Uuid| {
-            people
-                .get(&id)
-                .map(|p| p.full_name.clone())
-                .unwrap_or_default()
-        };
-        let rows = plans
-            .into_iter()
-            .filter_map(|plan| {
-                // The part of the period the plan was running.
-                let start = first_day.max(plan.created_at.with_timezone(&zone).date_naive());
-                let end = plan.ended_at.map_or(last_day, |e| {
-                    last_day.min(e.with_timezone(&zone).date_naive())
-                });
-                if end < start {
-                    return None;
-                }
-                let days = (end - start).num_days() + 1;
-                let due = (days / i64::from(plan.every_days.max(1))).max(1) as u32;
-                let done = entries
-                    .iter()
-                    .filter(|e| e.care_plan_id == Some(plan.id))
-                    .count() as u32;
-                Some(CareRow {
-                    plan_id: plan.id,
-                    resident: name(plan.person_id),
-                    assignee: name(plan.assignee_id),
-                    kind: plan.kind.as_str().to_owned(),
-                    every_days: plan.every_days,
-                    due,
-                    done,
-                    coverage: round2((f64::from(done) / f64::from(due)).min(1.0)),
-                })
-            })
-            .collect();
+        let mut rows = Vec::new();
+        for part in scope.parts() {
+            rows.extend(care_rows(&state.db, &part).await?);
+        }
         scope.respond(rows)
     }
+}
+
+async fn hours_rows(
+    db: &DatabaseConnection,
+    part: &Part<'_>,
+    by: Option<HoursBy>,
+    locale: &Option<String>,
+) -> Result<Vec<HoursRow>> {
+    let rows = attended(db, part).await?;
+    let people = people_of(db, part.community.id).await?;
+    let stations: HashMap<Uuid, station::Model> = station::Entity::find()
+        .filter(station::Column::CommunityId.eq(part.community.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let zone = huashen_worker::format::zone(&part.community.time_zone);
+    let mut groups: BTreeMap<String, (String, Option<String>, f64, u32)> = BTreeMap::new();
+    for (signup, shift) in rows {
+        let (key, label, nationality) = match by.unwrap_or(HoursBy::Person) {
+            HoursBy::Person => {
+                let person = people.get(&signup.person_id);
+                (
+                    signup.person_id.to_string(),
+                    person.map(|p| p.full_name.clone()).unwrap_or_default(),
+                    person.map(|p| p.nationality.clone()),
+                )
+            }
+            HoursBy::Station => (
+                shift.station_id.to_string(),
+                stations
+                    .get(&shift.station_id)
+                    .map(|s| part.text(&s.name, locale))
+                    .unwrap_or_default(),
+                None,
+            ),
+            HoursBy::Month => {
+                let month = shift
+                    .starts_at
+                    .with_timezone(&zone)
+                    .format("%Y-%m")
+                    .to_string();
+                (month.clone(), month, None)
+            }
+        };
+        let entry = groups.entry(key).or_insert((label, nationality, 0.0, 0));
+        entry.2 += signup.hours_credited.unwrap_or_default();
+        entry.3 += 1;
+    }
+    let mut rows: Vec<HoursRow> = groups
+        .into_iter()
+        .map(|(key, (label, nationality, hours, shifts))| HoursRow {
+            community_id: part.community.id,
+            key,
+            label,
+            nationality,
+            hours: round2(hours),
+            shifts,
+        })
+        .collect();
+    if by != Some(HoursBy::Month) {
+        rows.sort_by(|a, b| {
+            b.hours
+                .total_cmp(&a.hours)
+                .then_with(|| a.label.cmp(&b.label))
+        });
+    }
+    Ok(rows)
+}
+
+async fn new_volunteers_rows(
+    db: &DatabaseConnection,
+    part: &Part<'_>,
+) -> Result<Vec<NewVolunteerRow>> {
+    let everything = Part {
+        community: part.community,
+        from: None,
+        to: None,
+    };
+    let mut first: BTreeMap<Uuid, DateTime<Utc>> = BTreeMap::new();
+    for (signup, shift) in attended(db, &everything).await? {
+        let at = first.entry(signup.person_id).or_insert(shift.starts_at);
+        *at = (*at).min(shift.starts_at);
+    }
+    let people = people_of(db, part.community.id).await?;
+    let mut rows: Vec<NewVolunteerRow> = first
+        .into_iter()
+        .filter(|(_, at)| part.within(*at))
+        .filter_map(|(id, at)| {
+            let p = people.get(&id)?;
+            Some(NewVolunteerRow {
+                community_id: part.community.id,
+                person_id: id,
+                full_name: p.full_name.clone(),
+                nationality: p.nationality.clone(),
+                first_shift_at: at,
+            })
+        })
+        .collect();
+    rows.sort_by_key(|r| r.first_shift_at);
+    Ok(rows)
+}
+
+async fn events_rows(
+    db: &DatabaseConnection,
+    part: &Part<'_>,
+    locale: &Option<String>,
+) -> Result<Vec<EventRow>> {
+    let events: Vec<event::Model> = event::Entity::find()
+        .filter(event::Column::CommunityId.eq(part.community.id))
+        .filter(event::Column::Status.is_in([EventStatus::Published, EventStatus::Completed]))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|e| part.within(e.starts_at))
+        .collect();
+    let ids: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+    let registrations = event_registration::Entity::find()
+        .filter(event_registration::Column::EventId.is_in(ids.clone()))
+        .all(db)
+        .await?;
+    let ratings = feedback::Entity::find()
+        .filter(feedback::Column::EventId.is_in(ids))
+        .filter(feedback::Column::SubmittedAt.is_not_null())
+        .all(db)
+        .await?;
+    let mut rows: Vec<EventRow> = events
+        .iter()
+        .map(|e| {
+            let of = |status: RegistrationStatus| {
+                registrations
+                    .iter()
+                    .filter(|r| r.event_id == e.id && r.status == status)
+                    .count() as u32
+            };
+            let (registered, checked_in, no_shows) = (
+                of(RegistrationStatus::Registered),
+                of(RegistrationStatus::CheckedIn),
+                of(RegistrationStatus::NoShow),
+            );
+            let given: Vec<i32> = ratings
+                .iter()
+                .filter(|f| f.event_id == e.id)
+                .filter_map(|f| f.rating)
+                .collect();
+            let held = checked_in + no_shows;
+            EventRow {
+                community_id: part.community.id,
+                event_id: e.id,
+                title: part.text(&e.title, locale),
+                category: e.category.clone(),
+                starts_at: e.starts_at,
+                capacity: e.capacity,
+                registered: registered + checked_in + no_shows,
+                checked_in,
+                no_shows,
+                no_show_rate: (held > 0).then(|| round2(f64::from(no_shows) / f64::from(held))),
+                ratings: given.len() as u32,
+                average_rating: (!given.is_empty()).then(|| {
+                    round2(given.iter().map(|r| f64::from(*r)).sum::<f64>() / given.len() as f64)
+                }),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| r.starts_at);
+    Ok(rows)
+}
+
+async fn satisfaction_rows(
+    db: &DatabaseConnection,
+    part: &Part<'_>,
+    by: Option<SatisfactionBy>,
+) -> Result<Vec<SatisfactionRow>> {
+    let events: HashMap<Uuid, event::Model> = event::Entity::find()
+        .filter(event::Column::CommunityId.eq(part.community.id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|e| part.within(e.starts_at))
+        .map(|e| (e.id, e))
+        .collect();
+    let answers = feedback::Entity::find()
+        .filter(feedback::Column::EventId.is_in(events.keys().copied().collect::<Vec<_>>()))
+        .filter(feedback::Column::SubmittedAt.is_not_null())
+        .all(db)
+        .await?;
+    let people = people_of(db, part.community.id).await?;
+    let mut groups: BTreeMap<String, [u32; 5]> = BTreeMap::new();
+    for answer in answers {
+        let Some(rating) = answer.rating.filter(|r| (1..=5).contains(r)) else {
+            continue;
+        };
+        let group = match by.unwrap_or(SatisfactionBy::Category) {
+            SatisfactionBy::Category => events
+                .get(&answer.event_id)
+                .map(|e| e.category.clone())
+                .unwrap_or_default(),
+            SatisfactionBy::Nationality => answer
+                .person_id
+                .and_then(|p| people.get(&p))
+                .map_or_else(|| "unknown".to_owned(), |p| p.nationality.clone()),
+        };
+        groups.entry(group).or_default()[(rating - 1) as usize] += 1;
+    }
+    let rows = groups
+        .into_iter()
+        .map(|(group, counts)| {
+            let ratings: u32 = counts.iter().sum();
+            let total: u32 = counts
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i as u32 + 1) * n)
+                .sum();
+            SatisfactionRow {
+                community_id: part.community.id,
+                group,
+                ratings,
+                average_rating: round2(f64::from(total) / f64::from(ratings.max(1))),
+                rated_1: counts[0],
+                rated_2: counts[1],
+                rated_3: counts[2],
+                rated_4: counts[3],
+                rated_5: counts[4],
+            }
+        })
+        .collect();
+    Ok(rows)
+}
+
+async fn community_rows(db: &DatabaseConnection, part: &Part<'_>) -> Result<Vec<NationalityRow>> {
+    let people = people_of(db, part.community.id).await?;
+    let mut hours: HashMap<String, f64> = HashMap::new();
+    let mut all_hours = 0.0;
+    for (signup, _) in attended(db, part).await? {
+        let credited = signup.hours_credited.unwrap_or_default();
+        all_hours += credited;
+        if let Some(p) = people.get(&signup.person_id) {
+            *hours.entry(p.nationality.clone()).or_default() += credited;
+        }
+    }
+    let nationalities: BTreeSet<String> = people
+        .values()
+        .filter(|p| p.erased_at.is_none())
+        .map(|p| p.nationality.clone())
+        .chain(hours.keys().cloned())
+        .collect();
+    let rows = nationalities
+        .into_iter()
+        .map(|nationality| {
+            let of: Vec<&person::Model> = people
+                .values()
+                .filter(|p| p.nationality == nationality && p.erased_at.is_none())
+                .collect();
+            let h = hours.get(&nationality).copied().unwrap_or_default();
+            NationalityRow {
+                community_id: part.community.id,
+                residents: of.len() as u32,
+                volunteers: of.iter().filter(|p| p.is_volunteer).count() as u32,
+                hours: round2(h),
+                share_of_hours: if all_hours > 0.0 {
+                    round2(h / all_hours)
+                } else {
+                    0.0
+                },
+                nationality,
+            }
+        })
+        .collect();
+    Ok(rows)
+}
+
+async fn care_rows(db: &DatabaseConnection, part: &Part<'_>) -> Result<Vec<CareRow>> {
+    let (Some(from_at), Some(to_at)) = (part.from, part.to) else {
+        return Err(ApiError::Internal(anyhow::anyhow!(
+            "the care report has a period"
+        )));
+    };
+    let zone = huashen_worker::format::zone(&part.community.time_zone);
+    let (first_day, last_day) = (
+        from_at.with_timezone(&zone).date_naive(),
+        to_at.with_timezone(&zone).date_naive(),
+    );
+    let plans = care_plan::Entity::find()
+        .filter(care_plan::Column::CommunityId.eq(part.community.id))
+        .all(db)
+        .await?;
+    let entries = care_entry::Entity::find()
+        .filter(care_entry::Column::CommunityId.eq(part.community.id))
+        .filter(care_entry::Column::HappenedOn.gte(first_day))
+        .filter(care_entry::Column::HappenedOn.lte(last_day))
+        .all(db)
+        .await?;
+    let people = people_of(db, part.community.id).await?;
+    let name = |id: Uuid| {
+        people
+            .get(&id)
+            .map(|p| p.full_name.clone())
+            .unwrap_or_default()
+    };
+    let rows = plans
+        .into_iter()
+        .filter_map(|plan| {
+            // The part of the period the plan was running.
+            let start = first_day.max(plan.created_at.with_timezone(&zone).date_naive());
+            let end = plan.ended_at.map_or(last_day, |e| {
+                last_day.min(e.with_timezone(&zone).date_naive())
+            });
+            if end < start {
+                return None;
+            }
+            let days = (end - start).num_days() + 1;
+            let due = (days / i64::from(plan.every_days.max(1))).max(1) as u32;
+            let done = entries
+                .iter()
+                .filter(|e| e.care_plan_id == Some(plan.id))
+                .count() as u32;
+            Some(CareRow {
+                community_id: part.community.id,
+                plan_id: plan.id,
+                resident: name(plan.person_id),
+                assignee: name(plan.assignee_id),
+                kind: plan.kind.as_str().to_owned(),
+                every_days: plan.every_days,
+                due,
+                done,
+                coverage: round2((f64::from(done) / f64::from(due)).min(1.0)),
+            })
+        })
+        .collect();
+    Ok(rows)
 }

@@ -13,11 +13,10 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
-use super::shifts::{MAX_CAPACITY, Shift};
+use super::shifts::Shift;
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
@@ -85,46 +84,53 @@ pub struct SeriesWithShifts {
     pub shifts: Vec<Shift>,
 }
 
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct SeriesCreate {
     pub station_id: Uuid,
     /// The rule's parts without DTSTART, UNTIL or COUNT, e.g. `FREQ=WEEKLY;BYDAY=WE`.
-    #[validate(length(min = 6, max = 500))]
+    #[oai(validator(min_length = 6, max_length = 500))]
     pub rrule: String,
     /// The first day the rule may fall on.
     pub starts_on: NaiveDate,
     /// Local time of day in the station's time zone, `HH:MM`.
+    #[oai(validator(min_length = 4, max_length = 8))]
     pub start_time: String,
-    #[validate(range(min = 15, max = 1440))]
+    #[oai(validator(minimum(value = "15"), maximum(value = "1440")))]
     pub duration_minutes: i32,
-    #[validate(range(min = 1, max = 10000))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: i32,
     /// Defaults to 1.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages_wanted: Vec<String>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Vec<String>,
-    #[validate(length(max = 4000))]
+    #[oai(validator(max_length = 4000))]
     pub notes: Option<String>,
     /// The last day (local) a shift may fall on; at most a year after `starts_on`.
     pub until: Option<NaiveDate>,
     /// How many shifts at most.
-    #[validate(range(min = 1, max = 366))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "366")))]
     pub count: Option<u16>,
 }
 
 /// Changes applied to every future shift of the series.
-#[derive(Object, Deserialize, Validate)]
+#[derive(Object, Deserialize)]
 pub struct SeriesPatch {
-    #[validate(range(min = 1, max = 10000))]
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: Option<i32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages_wanted: Option<Vec<String>>,
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Option<Vec<String>>,
-    #[validate(length(max = 4000))]
+    #[oai(validator(max_length = 4000))]
     pub notes: Option<String>,
 }
 
@@ -174,15 +180,15 @@ pub struct SeriesApi;
 impl SeriesApi {
     /// Create a recurring shift (admin, organizers): the rule expands at once into
     /// shifts at the local time of day in the station's time zone, at most a year ahead.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createShiftSeries")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         body: JsonBody<SeriesCreate>,
     ) -> Result<Created<SeriesWithShifts>> {
         let body = body.0;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         let start_time = NaiveTime::parse_from_str(&body.start_time, "%H:%M");
         checks.ensure(
             start_time.is_ok(),
@@ -197,14 +203,8 @@ impl SeriesApi {
             "range",
             "min_volunteers must be between 0 and the capacity",
         );
-        checks.ensure(
-            body.capacity <= MAX_CAPACITY,
-            "capacity",
-            "range",
-            "capacity must be between 1 and 10000",
-        );
         checks.languages("languages_wanted", &body.languages_wanted);
-        checks.tags("skills_wanted", &body.skills_wanted, 64);
+        checks.tags("skills_wanted", &body.skills_wanted);
         if let Some(until) = body.until {
             checks.ensure(
                 until >= body.starts_on,
@@ -248,7 +248,7 @@ impl SeriesApi {
     }
 
     /// List series, in the caller's community (all for admins).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listShiftSeries")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -279,7 +279,7 @@ impl SeriesApi {
     }
 
     /// Get one series.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getShiftSeries")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -292,11 +292,11 @@ impl SeriesApi {
 
     /// Change every future shift of the series. A capacity below a shift's confirmed
     /// volunteers is refused (409); a higher one moves waitlists on.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateShiftSeries")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
         #[oai(name = "If-Match")]
@@ -304,12 +304,12 @@ impl SeriesApi {
         body: JsonBody<SeriesPatch>,
     ) -> Result<Fetched<ShiftSeries>> {
         let patch = body.0;
-        let mut checks = Checks::from(patch.validate());
+        let mut checks = Checks::default();
         if let Some(languages) = &patch.languages_wanted {
             checks.languages("languages_wanted", languages);
         }
         if let Some(skills) = &patch.skills_wanted {
-            checks.tags("skills_wanted", skills, 64);
+            checks.tags("skills_wanted", skills);
         }
         checks.finish()?;
         let changed = retry_contended(|| async {
@@ -375,11 +375,11 @@ impl SeriesApi {
     }
 
     /// Cancel the series: every future shift is cancelled, and those signed up are told.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "cancelShiftSeries")]
     async fn cancel(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let current = visible(&state, &caller, id.0).await?;

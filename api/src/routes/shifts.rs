@@ -14,10 +14,9 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
@@ -26,8 +25,7 @@ use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
-
-pub const MAX_CAPACITY: i32 = 10_000;
+use entities::enums::WebhookEventType;
 
 /// A time slot at a station.
 #[derive(Object)]
@@ -76,21 +74,25 @@ impl From<shift::Model> for Shift {
     }
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct ShiftCreate {
     pub station_id: Uuid,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: i32,
     /// Defaults to 1.
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages_wanted: Vec<String>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Vec<String>,
-    #[validate(length(max = 4000))]
+    #[oai(validator(max_length = 4000))]
     pub notes: Option<String>,
 }
 
@@ -98,11 +100,16 @@ pub struct ShiftCreate {
 pub struct ShiftPatch {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
+    #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: Option<i32>,
+    #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
+    #[oai(validator(max_items = 50, max_length = 35))]
     pub languages_wanted: Option<Vec<String>>,
+    #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Option<Vec<String>>,
     #[serde(default)]
+    #[oai(validator(max_length = 4000))]
     pub notes: MaybeUndefined<String>,
 }
 
@@ -137,22 +144,13 @@ impl ShiftPatch {
 fn check_shift(checks: &mut Checks, s: &shift::Model) {
     checks.interval(s.starts_at, s.ends_at);
     checks.ensure(
-        (1..=MAX_CAPACITY).contains(&s.capacity),
-        "capacity",
-        "range",
-        "capacity must be between 1 and 10000",
-    );
-    checks.ensure(
         (0..=s.capacity.max(0)).contains(&s.min_volunteers),
         "min_volunteers",
         "range",
         "min_volunteers must be between 0 and the capacity",
     );
     checks.languages("languages_wanted", &s.languages_wanted.0);
-    checks.tags("skills_wanted", &s.skills_wanted.0, 64);
-    if s.notes.as_ref().is_some_and(|n| n.chars().count() > 4000) {
-        checks.fail("notes", "length", "length must be at most 4000");
-    }
+    checks.tags("skills_wanted", &s.skills_wanted.0);
 }
 
 fn tagged(model: shift::Model) -> (Json<Shift>, String) {
@@ -174,18 +172,15 @@ pub struct ShiftsApi;
 #[OpenApi(prefix_path = "/v1/shifts", tag = "Tag::Shifts")]
 impl ShiftsApi {
     /// Create a shift at a station (admin, or the community's organizers).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createShift")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
+        StaffKey(caller): StaffKey,
         body: JsonBody<ShiftCreate>,
     ) -> Result<Created<Shift>> {
         let body = body.0;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         let station = station::Entity::find_by_id(body.station_id)
             .one(&state.db)
             .await?
@@ -224,7 +219,7 @@ impl ShiftsApi {
     }
 
     /// List shifts by start time, in the caller's community (all for admins).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listShifts")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -285,7 +280,7 @@ impl ShiftsApi {
     }
 
     /// Get one shift.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getShift")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -298,11 +293,11 @@ impl ShiftsApi {
 
     /// Change a shift (admin, organizers). Capacity cannot drop below the confirmed
     /// count; raising it confirms waitlisted volunteers in the same transaction.
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateShift")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
         #[oai(name = "If-Match")]
@@ -350,18 +345,18 @@ impl ShiftsApi {
     }
 
     /// Cancel a shift and every sign-up on it (admin, organizers).
-    #[oai(path = "/:id/cancel", method = "post")]
+    #[oai(path = "/:id/cancel", method = "post", operation_id = "cancelShift")]
     async fn cancel(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Shift>> {
         let shift = signups::cancel_shift(&state.db, &caller, id.0, now()).await?;
         super::emit(
             &state,
             shift.community_id,
-            "shift.cancelled",
+            WebhookEventType::ShiftCancelled,
             &format!("/v1/shifts/{}", shift.id),
         )
         .await;
@@ -370,11 +365,11 @@ impl ShiftsApi {
     }
 
     /// Delete a shift nobody has signed up for (admin, organizers).
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteShift")]
     async fn delete(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let current = visible(&state, &caller, id.0).await?;

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use entities::enums::SignupStatus;
 use entities::{shift, shift_signup};
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::people::visible as visible_person;
 use super::shifts::Shift;
 use super::{Result, Tag};
-use crate::auth::ApiKey;
+use crate::auth::{ApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -21,6 +21,7 @@ use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
+use entities::enums::WebhookEventType;
 
 /// A volunteer's place on a shift.
 #[derive(Object)]
@@ -79,6 +80,7 @@ pub enum Attendance {
 pub struct AttendanceRecord {
     pub status: Attendance,
     /// Hours to credit when attended; the shift's length unless given.
+    #[oai(validator(minimum(value = "0"), maximum(value = "24")))]
     pub hours: Option<f64>,
 }
 
@@ -122,15 +124,16 @@ pub struct SignupsApi;
 impl SignupsApi {
     /// Sign a volunteer up for a shift. Volunteer keys sign up their own person;
     /// organizers anyone of their community. Accepts `Idempotency-Key`.
-    #[oai(path = "/v1/shifts/:id/signups", method = "post")]
+    #[oai(
+        path = "/v1/shifts/:id/signups",
+        method = "post",
+        operation_id = "createSignup"
+    )]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
-        /// Makes a retried request safe: the first response is replayed (1–255 characters).
-        #[oai(name = "Idempotency-Key")]
-        _idempotency_key: Header<Option<String>>,
         body: JsonBody<SignupCreate>,
     ) -> Result<SignupCreated> {
         let outcome = signups::sign_up(&state.db, &caller, id.0, body.0.person_id, now()).await?;
@@ -139,18 +142,28 @@ impl SignupsApi {
             id.0,
             outcome.signup.status.as_str()
         );
-        super::emit(&state, outcome.community_id, "signup.created", &path).await;
+        super::emit(
+            &state,
+            outcome.community_id,
+            WebhookEventType::SignupCreated,
+            &path,
+        )
+        .await;
         let mut signup = Signup::from(outcome.signup);
         signup.warnings = outcome.warnings;
         Ok(SignupCreated::Created(Json(signup)))
     }
 
     /// List a shift's sign-ups (organizers), oldest first.
-    #[oai(path = "/v1/shifts/:id/signups", method = "get")]
+    #[oai(
+        path = "/v1/shifts/:id/signups",
+        method = "get",
+        operation_id = "listSignups"
+    )]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         status: Query<Option<SignupStatus>>,
         /// Page size, 1–200.
@@ -183,7 +196,11 @@ impl SignupsApi {
 
     /// Cancel a sign-up; the first in line moves up in the same transaction. Volunteers
     /// may cancel their own until the cancellation lead before the start.
-    #[oai(path = "/v1/shifts/:id/signups/:person_id", method = "delete")]
+    #[oai(
+        path = "/v1/shifts/:id/signups/:person_id",
+        method = "delete",
+        operation_id = "cancelSignup"
+    )]
     async fn cancel(
         &self,
         state: poem::web::Data<&AppState>,
@@ -194,10 +211,22 @@ impl SignupsApi {
         let lead = state.settings.self_cancel_lead;
         let outcome = signups::cancel(&state.db, &caller, id.0, person_id.0, now(), lead).await?;
         let path = format!("/v1/shifts/{}/signups/{}", id.0, person_id.0);
-        super::emit(&state, outcome.community_id, "signup.cancelled", &path).await;
+        super::emit(
+            &state,
+            outcome.community_id,
+            WebhookEventType::SignupCancelled,
+            &path,
+        )
+        .await;
         for promoted in &outcome.promoted {
             let path = format!("/v1/shifts/{}/signups/{}", id.0, promoted.person_id);
-            super::emit(&state, outcome.community_id, "signup.promoted", &path).await;
+            super::emit(
+                &state,
+                outcome.community_id,
+                WebhookEventType::SignupPromoted,
+                &path,
+            )
+            .await;
         }
         Ok(Json(SignupCancellation {
             signup: outcome.signup.into(),
@@ -206,11 +235,15 @@ impl SignupsApi {
     }
 
     /// Record attendance (organizers), once the shift has started.
-    #[oai(path = "/v1/shifts/:id/signups/:person_id/attendance", method = "put")]
+    #[oai(
+        path = "/v1/shifts/:id/signups/:person_id/attendance",
+        method = "put",
+        operation_id = "recordAttendance"
+    )]
     async fn attendance(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         person_id: Path<Uuid>,
         body: JsonBody<AttendanceRecord>,
@@ -218,12 +251,6 @@ impl SignupsApi {
         let record = body.0;
         let mut checks = Checks::default();
         if let Some(hours) = record.hours {
-            checks.ensure(
-                hours.is_finite() && (0.0..=24.0).contains(&hours),
-                "hours",
-                "range",
-                "hours must be between 0 and 24",
-            );
             checks.ensure(
                 record.status == Attendance::Attended || hours == 0.0,
                 "hours",
@@ -247,7 +274,11 @@ impl SignupsApi {
     }
 
     /// A person's sign-ups with their shifts, by start time (the person's own key, or organizers).
-    #[oai(path = "/v1/people/:id/signups", method = "get")]
+    #[oai(
+        path = "/v1/people/:id/signups",
+        method = "get",
+        operation_id = "listPersonSignups"
+    )]
     async fn of_person(
         &self,
         state: poem::web::Data<&AppState>,
@@ -312,7 +343,11 @@ impl SignupsApi {
     }
 
     /// Hours credited to a person for attended shifts starting in `[from, to)`.
-    #[oai(path = "/v1/people/:id/hours", method = "get")]
+    #[oai(
+        path = "/v1/people/:id/hours",
+        method = "get",
+        operation_id = "getPersonHours"
+    )]
     async fn hours(
         &self,
         state: poem::web::Data<&AppState>,

@@ -14,10 +14,9 @@ use poem_openapi::{Object, OpenApi};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller, OptionalApiKey};
+use crate::auth::{Caller, OptionalApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -58,39 +57,40 @@ impl From<station::Model> for Station {
     }
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 pub struct StationCreate {
     pub community_id: Uuid,
     pub kind: StationKind,
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: BTreeMap<String, String>,
     #[oai(default)]
     #[serde(default)]
+    #[oai(validator(max_properties = 20, max_length = 4000))]
     pub description: BTreeMap<String, String>,
-    #[validate(length(min = 1, max = 500))]
+    #[oai(validator(min_length = 1, max_length = 500))]
     pub location: Option<String>,
     /// Defaults to the community's time zone.
+    #[oai(validator(max_length = 64))]
     pub time_zone: Option<String>,
 }
 
 #[derive(Object, Deserialize)]
 pub struct StationPatch {
     pub kind: Option<StationKind>,
+    #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: Option<BTreeMap<String, String>>,
+    #[oai(validator(max_properties = 20, max_length = 4000))]
     pub description: Option<BTreeMap<String, String>>,
     #[serde(default)]
+    #[oai(validator(min_length = 1, max_length = 500))]
     pub location: MaybeUndefined<String>,
+    #[oai(validator(max_length = 64))]
     pub time_zone: Option<String>,
 }
 
 fn check_station(checks: &mut Checks, s: &station::Model) {
-    checks.localized("name", &s.name.0, 200, true);
-    checks.localized("description", &s.description.0, 4000, false);
-    if s.location
-        .as_ref()
-        .is_some_and(|l| !(1..=500).contains(&l.chars().count()))
-    {
-        checks.fail("location", "length", "length must be between 1 and 500");
-    }
+    checks.localized("name", &s.name.0, true);
+    checks.localized("description", &s.description.0, false);
     checks.time_zone("time_zone", &s.time_zone);
 }
 
@@ -114,16 +114,16 @@ pub struct StationsApi;
 #[OpenApi(prefix_path = "/v1/stations", tag = "Tag::Stations")]
 impl StationsApi {
     /// Open a station (admin, or the community's organizers).
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createStation")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         body: JsonBody<StationCreate>,
     ) -> Result<Created<Station>> {
         let body = body.0;
         caller.require_manage(body.community_id)?;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         let community = community::Entity::find_by_id(body.community_id)
             .one(&state.db)
             .await?
@@ -153,7 +153,7 @@ impl StationsApi {
     }
 
     /// List stations. Public: no key needed.
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listStations")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
@@ -187,7 +187,7 @@ impl StationsApi {
     }
 
     /// Get one station. Public: no key needed.
-    #[oai(path = "/:id", method = "get")]
+    #[oai(path = "/:id", method = "get", operation_id = "getStation")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
@@ -205,11 +205,11 @@ impl StationsApi {
     }
 
     /// Change a station (admin, or the community's organizers).
-    #[oai(path = "/:id", method = "patch")]
+    #[oai(path = "/:id", method = "patch", operation_id = "updateStation")]
     async fn update(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
         #[oai(name = "If-Match")]
@@ -250,11 +250,11 @@ impl StationsApi {
     }
 
     /// Close a station that has no shifts (admin, organizers).
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteStation")]
     async fn delete(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let current = managed(&state, &caller, id.0).await?;

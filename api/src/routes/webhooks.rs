@@ -1,10 +1,10 @@
 //! `/v1/webhooks`: events pushed to third-party front-ends.
 
 use chrono::{DateTime, Utc};
-use entities::enums::DeliveryStatus;
+use entities::enums::{DeliveryStatus, WebhookEventType};
 use entities::json::TagList;
 use entities::{webhook, webhook_delivery};
-use huashen_worker::webhooks::{EVENT_TYPES, check_target, new_secret};
+use huashen_worker::webhooks::{check_target, new_secret};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Deleted, Result, Tag};
-use crate::auth::{ApiKey, Caller};
+use crate::auth::{Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
@@ -25,7 +25,7 @@ pub struct Webhook {
     pub id: Uuid,
     pub community_id: Uuid,
     pub url: String,
-    pub event_types: Vec<String>,
+    pub event_types: Vec<WebhookEventType>,
     /// Set when the receiver answered 410 Gone.
     pub disabled_at: Option<DateTime<Utc>>,
     pub disabled_reason: Option<String>,
@@ -38,7 +38,12 @@ impl From<webhook::Model> for Webhook {
             id: m.id,
             community_id: m.community_id,
             url: m.url,
-            event_types: m.event_types.0,
+            event_types: m
+                .event_types
+                .0
+                .iter()
+                .filter_map(|t| WebhookEventType::parse(t))
+                .collect(),
             disabled_at: m.disabled_at,
             disabled_reason: m.disabled_reason,
             created_at: m.created_at,
@@ -60,11 +65,33 @@ pub struct NewWebhook {
 pub struct WebhookCreate {
     /// Required for admin keys; organizers subscribe for their own community.
     pub community_id: Option<Uuid>,
+    /// Where events are posted: `https://…`; loopback and private targets are refused
+    /// unless the deployment allows their host.
+    #[oai(validator(max_length = 2000))]
     pub url: String,
-    /// Some of: signup.created, signup.cancelled, signup.promoted, registration.created,
-    /// registration.cancelled, registration.promoted, event.published, event.cancelled,
-    /// shift.cancelled, feedback.submitted.
-    pub event_types: Vec<String>,
+    /// The events to receive, at least one.
+    #[oai(validator(min_items = 1, max_items = 10, unique_items))]
+    pub event_types: Vec<WebhookEventType>,
+}
+
+/// What a webhook receives: a `POST` of this JSON, signed as Standard Webhooks does
+/// (`webhook-id`, `webhook-timestamp`, `webhook-signature`). Fetch `data.url` with an
+/// API key for the current state of what changed.
+#[derive(Object, Deserialize)]
+pub struct WebhookPayload {
+    #[oai(rename = "type")]
+    #[serde(rename = "type")]
+    pub event_type: WebhookEventType,
+    /// The delivery's id, also sent as `webhook-id`; receivers drop repeats of it.
+    pub id: Uuid,
+    pub timestamp: DateTime<Utc>,
+    pub data: WebhookPayloadData,
+}
+
+#[derive(Object, Deserialize)]
+pub struct WebhookPayloadData {
+    /// The API path of the changed resource, e.g. `/v1/shifts/{id}/signups`.
+    pub url: String,
 }
 
 #[derive(Object)]
@@ -120,11 +147,11 @@ pub struct WebhooksApi;
 impl WebhooksApi {
     /// Subscribe a URL to events of a community (organizers, admins). Targets in
     /// loopback or private ranges are refused unless the operator allows their host.
-    #[oai(path = "/", method = "post")]
+    #[oai(path = "/", method = "post", operation_id = "createWebhook")]
     async fn create(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         body: JsonBody<WebhookCreate>,
     ) -> Result<WebhookCreated> {
         let body = body.0;
@@ -136,31 +163,6 @@ impl WebhooksApi {
             ));
         };
         caller.require_manage(community_id)?;
-        if body.event_types.is_empty() {
-            return Err(ApiError::invalid(
-                "event_types",
-                "required",
-                "subscribe to at least one event type",
-            ));
-        }
-        if let Some(unknown) = body
-            .event_types
-            .iter()
-            .find(|t| !EVENT_TYPES.contains(&t.as_str()))
-        {
-            return Err(ApiError::invalid(
-                "event_types",
-                "invalid_choice",
-                format!("`{unknown}` is not an event type"),
-            ));
-        }
-        if body.url.len() > 2000 {
-            return Err(ApiError::invalid(
-                "url",
-                "length",
-                "at most 2000 characters",
-            ));
-        }
         check_target(&body.url, &state.settings.webhook_allowed_hosts)
             .await
             .map_err(|reason| ApiError::invalid("url", "target_refused", reason))?;
@@ -169,7 +171,12 @@ impl WebhooksApi {
             id: Set(Uuid::now_v7()),
             community_id: Set(community_id),
             url: Set(body.url),
-            event_types: Set(TagList(body.event_types)),
+            event_types: Set(TagList(
+                body.event_types
+                    .iter()
+                    .map(|t| t.as_str().to_owned())
+                    .collect(),
+            )),
             secret: Set(secret.clone()),
             disabled_at: Set(None),
             disabled_reason: Set(None),
@@ -184,19 +191,16 @@ impl WebhooksApi {
     }
 
     /// List webhooks (admin: all; organizers: their community's).
-    #[oai(path = "/", method = "get")]
+    #[oai(path = "/", method = "get", operation_id = "listWebhooks")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Webhook>>> {
-        if caller.role == entities::enums::Role::Volunteer {
-            return Err(ApiError::forbidden("webhooks are for organizers"));
-        }
         let page = PageRequest::new(limit.0, cursor.0)?;
         let mut select = webhook::Entity::find();
         if let Some(community) = caller.list_scope(None)? {
@@ -214,11 +218,11 @@ impl WebhooksApi {
     }
 
     /// Remove a webhook and its delivery log.
-    #[oai(path = "/:id", method = "delete")]
+    #[oai(path = "/:id", method = "delete", operation_id = "deleteWebhook")]
     async fn delete(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let hook = managed(&state, &caller, id.0).await?;
@@ -229,11 +233,15 @@ impl WebhooksApi {
     }
 
     /// The delivery log of a webhook, oldest first.
-    #[oai(path = "/:id/deliveries", method = "get")]
+    #[oai(
+        path = "/:id/deliveries",
+        method = "get",
+        operation_id = "listWebhookDeliveries"
+    )]
     async fn deliveries(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,

@@ -145,10 +145,10 @@ async fn validation_and_patch(backend: Backend) {
             json!({
                 "community_id": hsm,
                 "title": {},
-                "category": "",
+                "category": "festival",
                 "starts_at": "2030-01-01T10:00:00Z",
                 "ends_at": "2030-01-01T09:00:00Z",
-                "capacity": 0,
+                "capacity": 10,
                 "registration_opens_at": "2029-12-20T00:00:00Z",
                 "registration_closes_at": "2029-12-10T00:00:00Z",
             }),
@@ -157,16 +157,26 @@ async fn validation_and_patch(backend: Backend) {
         .expect_problem(400);
     let mut fields = bad.error_fields();
     fields.sort();
-    assert_eq!(
-        fields,
-        [
-            "capacity",
-            "category",
-            "ends_at",
-            "registration_closes_at",
-            "title"
-        ]
-    );
+    assert_eq!(fields, ["ends_at", "registration_closes_at", "title"]);
+    // Declared bounds are checked first, every one of them in one answer.
+    let bounds = app
+        .post(
+            "/v1/events",
+            admin,
+            json!({
+                "community_id": hsm,
+                "title": {"en": "t".repeat(201)},
+                "category": "",
+                "starts_at": "2030-01-01T10:00:00Z",
+                "ends_at": "2030-01-01T11:00:00Z",
+                "capacity": 0,
+            }),
+        )
+        .await
+        .expect_problem(400);
+    let mut fields = bounds.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["capacity", "category", "title.en"]);
 
     let event = app.event(&hsm, 72).await;
     let path = format!("/v1/events/{}", id(&event));

@@ -5,6 +5,7 @@ mod calendars;
 mod care;
 mod communities;
 mod concurrency;
+mod contract;
 mod events;
 mod idempotency;
 mod mail;

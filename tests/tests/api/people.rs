@@ -107,7 +107,7 @@ async fn validation(backend: Backend) {
             Some(&app.admin_key),
             json!({
                 "community_id": community,
-                "full_name": "",
+                "full_name": "王芳",
                 "email": "not-an-email",
                 "nationality": "XX",
                 "locale": "english",
@@ -127,7 +127,6 @@ async fn validation(backend: Backend) {
         [
             "birthday",
             "email",
-            "full_name",
             "languages",
             "locale",
             "moving_out_on",

@@ -132,8 +132,8 @@ async fn hours_and_people(backend: Backend) {
         "a byte-order mark for spreadsheet programs"
     );
     let lines: Vec<&str> = csv.text.trim_start_matches('\u{feff}').lines().collect();
-    assert_eq!(lines[0], "key,label,nationality,hours,shifts");
-    assert_eq!(lines[1], format!("{},王芳,CN,5.0,2", id(&wang)));
+    assert_eq!(lines[0], "community_id,key,label,nationality,hours,shifts");
+    assert_eq!(lines[1], format!("{community},{},王芳,CN,5.0,2", id(&wang)));
 
     let newcomers = app
         .get(
@@ -199,9 +199,38 @@ async fn hours_and_people(backend: Backend) {
             .len(),
         2
     );
-    app.get("/v1/reports/hours", admin)
-        .await
-        .expect_problem(400);
+    // An admin who names no community gets every community's rows, each naming its own.
+    let everywhere = app.get("/v1/reports/hours", admin).await.expect(200).body;
+    assert_eq!(everywhere["community_id"], json!(null));
+    let rows = everywhere["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["community_id"] == json!(community)));
+    for report in [
+        "new-volunteers",
+        "events",
+        "satisfaction",
+        "community",
+        "care",
+    ] {
+        app.get(&format!("/v1/reports/{report}"), admin)
+            .await
+            .expect(200);
+        let csv = app
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/reports/{report}"),
+                admin,
+                None,
+                &[("Accept", "text/csv")],
+            )
+            .await;
+        assert_eq!(csv.status, 200, "{report}");
+        assert!(
+            csv.text
+                .trim_start_matches('\u{feff}')
+                .starts_with("community_id")
+        );
+    }
     let volunteer = app.key(Role::Volunteer, None, wang["id"].as_str()).await;
     app.get("/v1/reports/hours", Some(&volunteer))
         .await
@@ -294,7 +323,7 @@ async fn events_and_satisfaction(backend: Backend) {
         .body;
     assert_eq!(
         by_nationality["rows"],
-        json!([{"group": "US", "ratings": 1, "average_rating": 4.0, "rated_1": 0, "rated_2": 0, "rated_3": 0, "rated_4": 1, "rated_5": 0}])
+        json!([{"community_id": community, "group": "US", "ratings": 1, "average_rating": 4.0, "rated_1": 0, "rated_2": 0, "rated_3": 0, "rated_4": 1, "rated_5": 0}])
     );
     let by_category = app
         .get(&format!("/v1/reports/satisfaction?{scoped}"), admin)

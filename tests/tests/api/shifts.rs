@@ -66,13 +66,26 @@ async fn validation(backend: Backend) {
         .post(
             "/v1/shifts",
             admin,
-            json!({"station_id": station, "starts_at": "2030-03-06T20:00:00Z", "ends_at": "2030-03-06T19:00:00Z", "capacity": 0, "min_volunteers": 3}),
+            json!({"station_id": station, "starts_at": "2030-03-06T20:00:00Z", "ends_at": "2030-03-06T19:00:00Z", "capacity": 0, "min_volunteers": -1}),
+        )
+        .await
+        .expect_problem(400);
+    // Bounds the schema declares come first, all of them at once...
+    let mut fields = reply.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["capacity", "min_volunteers"]);
+    // ...then the rules about values and across fields, all at once too.
+    let reply = app
+        .post(
+            "/v1/shifts",
+            admin,
+            json!({"station_id": station, "starts_at": "2030-03-06T20:00:00Z", "ends_at": "2030-03-06T19:00:00Z", "capacity": 2, "min_volunteers": 3}),
         )
         .await
         .expect_problem(400);
     let mut fields = reply.error_fields();
     fields.sort();
-    assert_eq!(fields, ["capacity", "ends_at", "min_volunteers"]);
+    assert_eq!(fields, ["ends_at", "min_volunteers"]);
     app.post(
         "/v1/shifts",
         admin,

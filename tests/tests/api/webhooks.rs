@@ -163,7 +163,7 @@ async fn targets_and_scope(backend: Backend) {
         .post("/v1/webhooks", admin, json!({"community_id": community, "url": "https://example.com/hook", "event_types": ["signup.exploded"]}))
         .await
         .expect_problem(400);
-    assert_eq!(bad_type.error_fields(), ["event_types"]);
+    assert_eq!(bad_type.error_fields(), ["event_types[0]"]);
 
     let backend = app.backend;
     app.stop().await;

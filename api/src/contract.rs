@@ -1,0 +1,512 @@
+//! The served contract: poem-openapi's document, completed with the rules its derives
+//! cannot state per operation. Each rule lives here once and applies to every
+//! operation, so a new route is documented the same way as the old ones:
+//!
+//! - the error statuses an operation can answer follow from its shape
+//!   ([`error_statuses`]), each a problem+json response;
+//! - every `POST` taken with an API key honours `Idempotency-Key` and may replay;
+//! - an optional property without a default may also be `null`;
+//! - the summary is the operation id in words, the doc comment its description;
+//! - a create operation links to the operations on what it created;
+//! - what a webhook receives is a callback of `createWebhook`;
+//! - `format: date` for days, descriptions for the parameters every list shares.
+
+use std::collections::BTreeSet;
+
+use poem::http::Method;
+use serde_json::{Map, Value, json};
+
+use poem_openapi::registry::Registry;
+use poem_openapi::types::Type;
+
+use crate::idempotency;
+use crate::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::routes::webhooks::WebhookPayload;
+
+/// The finished contract, as served and as committed.
+pub struct Contract {
+    document: Value,
+}
+
+impl Contract {
+    pub fn new() -> Self {
+        let generated: Value = serde_json::from_str(&crate::routes::service().spec())
+            .expect("poem-openapi writes valid JSON");
+        Self {
+            document: complete(generated),
+        }
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(&self.document).expect("a JSON value serializes")
+    }
+
+    pub fn yaml(&self) -> String {
+        serde_yaml::to_string(&self.document).expect("a JSON value serializes as YAML")
+    }
+
+    /// The methods the contract has for the path template matching `path`, for `Allow`.
+    pub fn methods_of(&self, path: &str) -> Option<Vec<Method>> {
+        let paths = self.document["paths"].as_object()?;
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+        let (_, operations) = paths.iter().find(|(template, _)| {
+            let pattern: Vec<&str> = template.split('/').collect();
+            pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(want, got)| {
+                    want == got || (want.starts_with('{') && want.ends_with('}') && !got.is_empty())
+                })
+        })?;
+        let methods = operations
+            .as_object()?
+            .keys()
+            .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
+            .collect();
+        Some(methods)
+    }
+}
+
+impl Default for Contract {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Problem responses every operation shares, by status: (name, description).
+const PROBLEMS: &[(u16, &str, &str)] = &[
+    (
+        400,
+        "BadRequest",
+        "The request is malformed or invalid; `errors` lists each field.",
+    ),
+    (
+        401,
+        "Unauthorized",
+        "No API key, or an unknown or revoked one. Sent before anything else is looked at.",
+    ),
+    (
+        403,
+        "Forbidden",
+        "The API key's role or community does not allow this.",
+    ),
+    (
+        404,
+        "NotFound",
+        "No such resource, or not visible to this API key.",
+    ),
+    (
+        409,
+        "Conflict",
+        "The request conflicts with the current state (or the same `Idempotency-Key` is still being processed).",
+    ),
+    (410, "Gone", "The link has expired."),
+    (
+        412,
+        "PreconditionFailed",
+        "`If-Match` does not match the current ETag.",
+    ),
+    (
+        413,
+        "PayloadTooLarge",
+        "The request body is larger than the server accepts.",
+    ),
+    (
+        415,
+        "UnsupportedMediaType",
+        "The request body is not `application/json`.",
+    ),
+    (
+        422,
+        "Unprocessable",
+        "The request is well-formed but cannot be processed, e.g. an `Idempotency-Key` reused for another request.",
+    ),
+    (
+        500,
+        "InternalError",
+        "An unexpected failure; details are in the server log, never in the response.",
+    ),
+    (
+        503,
+        "Unavailable",
+        "The database is contended or unreachable; retry after `Retry-After` seconds.",
+    ),
+];
+
+/// The error statuses an operation can answer, from its shape.
+fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> {
+    let parameters = operation["parameters"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let has_body = operation.get("requestBody").is_some();
+    let secured = operation.get("security").is_some();
+    let in_path = parameters.iter().any(|p| p["in"] == "path");
+    let mut statuses = BTreeSet::from([500]);
+    if path != "/health/live" {
+        statuses.insert(503);
+    }
+    if !parameters.is_empty() || has_body {
+        statuses.insert(400);
+    }
+    if secured {
+        statuses.extend([401, 403]);
+    }
+    if in_path {
+        statuses.insert(404);
+    }
+    if matches!(method, "post" | "put" | "patch" | "delete") && secured {
+        statuses.insert(409);
+    }
+    if method == "post" && secured {
+        // Idempotency: a key in use (409) or reused for another request (422).
+        statuses.extend([409, 422]);
+    }
+    if has_body {
+        statuses.extend([413, 415]);
+    }
+    if method == "patch" {
+        statuses.insert(412);
+    }
+    if path.contains("{token}") {
+        statuses.insert(410);
+    }
+    statuses
+}
+
+fn complete(mut doc: Value) -> Value {
+    add_problem_responses(&mut doc);
+    for (path, method, operation) in operations(&mut doc) {
+        describe(&method, operation);
+        let statuses = error_statuses(&method, &path, operation);
+        let responses = operation["responses"]
+            .as_object_mut()
+            .expect("every operation has responses");
+        for status in statuses {
+            let (_, name, _) = PROBLEMS
+                .iter()
+                .find(|(s, _, _)| *s == status)
+                .expect("every status has a problem response");
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| json!({ "$ref": format!("#/components/responses/{name}") }));
+        }
+        if method == "post" && operation.get("security").is_some() {
+            add_idempotency(operation);
+        }
+        describe_parameters(operation);
+    }
+    add_links(&mut doc);
+    add_webhook_callback(&mut doc);
+    nullable_optionals(&mut doc);
+    standard_formats(&mut doc);
+    doc
+}
+
+/// Every operation with its path and method.
+fn operations(doc: &mut Value) -> Vec<(String, String, &mut Value)> {
+    let mut found = Vec::new();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            if let Some(item) = item.as_object_mut() {
+                for (method, operation) in item.iter_mut() {
+                    found.push((path.clone(), method.clone(), operation));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn add_problem_responses(doc: &mut Value) {
+    let components = doc["components"]
+        .as_object_mut()
+        .expect("poem-openapi writes components");
+    let responses = components
+        .entry("responses")
+        .or_insert_with(|| json!({}))
+        .as_object_mut()
+        .expect("responses is an object");
+    for (status, name, description) in PROBLEMS {
+        let mut response = json!({
+            "description": description,
+            "content": {
+                crate::error::PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } }
+            },
+        });
+        if *status == 503 {
+            response["headers"] = json!({
+                "Retry-After": {
+                    "description": "Seconds to wait before retrying.",
+                    "schema": { "type": "integer", "format": "int32", "minimum": 0, "maximum": 86400 },
+                },
+            });
+        }
+        responses.insert((*name).to_owned(), response);
+    }
+}
+
+/// `listShifts` → summary "List shifts"; the doc comment becomes the description.
+fn describe(method: &str, operation: &mut Value) {
+    let Some(id) = operation["operationId"].as_str() else {
+        panic!("an operation under {method} has no operation_id");
+    };
+    let mut words = String::new();
+    for (i, c) in id.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            words.push(' ');
+            words.push(c.to_ascii_lowercase());
+        } else if i == 0 {
+            words.push(c.to_ascii_uppercase());
+        } else {
+            words.push(c);
+        }
+    }
+    let doc_text = [&operation["summary"], &operation["description"]]
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    operation["summary"] = Value::String(words.replace("api key", "API key"));
+    operation["description"] = Value::String(doc_text);
+}
+
+fn add_idempotency(operation: &mut Value) {
+    let parameters = operation
+        .as_object_mut()
+        .expect("an operation is an object")
+        .entry("parameters")
+        .or_insert_with(|| json!([]))
+        .as_array_mut()
+        .expect("parameters is an array");
+    parameters.push(json!({
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes a retried request safe: within 24 hours, the same key from the same \
+                        API key gets the first response again instead of acting twice.",
+        "schema": { "type": "string", "minLength": 1, "maxLength": idempotency::MAX_KEY_CHARS },
+    }));
+    if let Some(responses) = operation["responses"].as_object_mut() {
+        for (status, response) in responses.iter_mut() {
+            if status.starts_with('2') && response.get("$ref").is_none() {
+                let headers = response
+                    .as_object_mut()
+                    .expect("a response is an object")
+                    .entry("headers")
+                    .or_insert_with(|| json!({}));
+                headers[idempotency::REPLAYED_HEADER] = json!({
+                    "description": "`true` when this is the saved response to an earlier request \
+                                    with the same `Idempotency-Key`.",
+                    "schema": { "type": "string", "enum": ["true"] },
+                });
+            }
+        }
+    }
+}
+
+/// Descriptions and bounds for the parameters many operations share.
+fn describe_parameters(operation: &mut Value) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        if parameter["name"] == "If-Match" {
+            // `check_if_match` refuses an empty one.
+            parameter["schema"]["minLength"] = json!(1);
+        }
+        if parameter.get("description").is_some() {
+            continue;
+        }
+        let text = match (parameter["in"].as_str(), parameter["name"].as_str()) {
+            (Some("query"), Some("community_id")) => {
+                "The community; admin keys may leave it out for every community, other keys \
+                 get their own."
+            }
+            (Some("query"), Some("limit")) => "Page size.",
+            (Some("query"), Some("cursor")) => "From `next_cursor` of the previous page.",
+            (Some("query"), Some("from")) => "From this instant on (inclusive).",
+            (Some("query"), Some("to")) => "Up to this instant (exclusive).",
+            (Some("query"), Some("locale")) => {
+                "A BCP 47 locale (`zh-CN`, `en`) for localized text; the community's default \
+                 unless given."
+            }
+            (Some("path"), Some("id")) => "The resource's id.",
+            (Some("path"), Some("person_id")) => "The person's id.",
+            (Some("path"), Some("plan_id")) => "The care plan's id.",
+            (Some("header"), Some("If-Match")) => {
+                "The `ETag` the change is based on; a stale one is refused with 412."
+            }
+            (Some("header"), Some("Accept")) => "`text/csv` for CSV instead of JSON.",
+            _ => continue,
+        };
+        parameter["description"] = Value::String(text.to_owned());
+    }
+}
+
+/// Links from each create operation to the operations on what it created, so a client
+/// (and schemathesis' stateful phase) can follow them: `POST /v1/x` → `/v1/x/{id}…`.
+fn add_links(doc: &mut Value) {
+    let Some(paths) = doc["paths"].as_object() else {
+        return;
+    };
+    let mut links: Vec<(String, Map<String, Value>)> = Vec::new();
+    for (path, item) in paths {
+        let Some(create) = item.get("post") else {
+            continue;
+        };
+        if create["responses"].get("201").is_none() {
+            continue;
+        }
+        let mut targets = Map::new();
+        let item_path = format!("{path}/{{id}}");
+        for (other_path, other_item) in paths {
+            let Some(rest) = other_path.strip_prefix(&item_path) else {
+                continue;
+            };
+            if !rest.is_empty() && (!rest.starts_with('/') || rest.contains('{')) {
+                continue;
+            }
+            for (_, operation) in other_item.as_object().into_iter().flatten() {
+                if let Some(id) = operation["operationId"].as_str() {
+                    targets.insert(
+                        id.to_owned(),
+                        json!({
+                            "operationId": id,
+                            "parameters": { "id": "$response.body#/id" },
+                        }),
+                    );
+                }
+            }
+        }
+        if !targets.is_empty() {
+            links.push((path.clone(), targets));
+        }
+    }
+    for (path, targets) in links {
+        doc["paths"][&path]["post"]["responses"]["201"]["links"] = Value::Object(targets);
+    }
+}
+
+/// What a subscribed URL receives, as a callback of the operation that subscribes it.
+fn add_webhook_callback(doc: &mut Value) {
+    let mut registry = Registry::new();
+    WebhookPayload::register(&mut registry);
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("poem-openapi writes schemas");
+    for (name, schema) in registry.schemas {
+        schemas.insert(
+            name,
+            serde_json::to_value(schema).expect("a schema serializes"),
+        );
+    }
+    let signature_header = |name: &str, description: &str| {
+        json!({
+            "name": name,
+            "in": "header",
+            "required": true,
+            "description": description,
+            "schema": { "type": "string", "maxLength": 1000 },
+        })
+    };
+    let Some(create) = doc["paths"]["/v1/webhooks"].get_mut("post") else {
+        return;
+    };
+    create["callbacks"] = json!({
+        "event": {
+            "{$request.body#/url}": {
+                "post": {
+                    "operationId": "receiveWebhookEvent",
+                    "summary": "Receive webhook event",
+                    "description": "Huashen posts each event the webhook subscribed to, retrying \
+                                    with backoff for three days until the receiver answers 2xx. \
+                                    An answer of 410 turns the subscription off.",
+                    "parameters": [
+                        signature_header("webhook-id", "The delivery's id; the same on every retry."),
+                        signature_header("webhook-timestamp", "Unix seconds when this attempt was signed."),
+                        signature_header(
+                            "webhook-signature",
+                            "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` under the webhook's secret.",
+                        ),
+                    ],
+                    "requestBody": {
+                        "required": true,
+                        "content": {
+                            "application/json": {
+                                "schema": { "$ref": "#/components/schemas/WebhookPayload" },
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": { "description": "Received." },
+                        "410": { "description": "The receiver wants no more: the subscription is turned off." },
+                    },
+                },
+            },
+        },
+    });
+}
+
+/// One rule for absent values: a property a client may leave out, and that has no
+/// default, may also be `null` (and the server writes `null` for it when unset).
+fn nullable_optionals(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for schema in schemas.values_mut() {
+        let required: BTreeSet<String> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect();
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, property) in properties.iter_mut() {
+            if required.contains(name) || property.get("default").is_some() {
+                continue;
+            }
+            if let Some(reference) = property.get("$ref").cloned() {
+                // In OpenAPI 3.0, siblings of `$ref` are ignored.
+                *property = json!({ "allOf": [{ "$ref": reference }] });
+            }
+            property["nullable"] = Value::Bool(true);
+        }
+    }
+}
+
+/// `format: date` (RFC 3339 full-date) where poem-openapi writes `naive-date`, and
+/// the page size's bounds.
+fn standard_formats(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("format").and_then(Value::as_str) == Some("naive-date") {
+                map.insert("format".to_owned(), Value::String("date".to_owned()));
+            }
+            if map.get("in").and_then(Value::as_str) == Some("query")
+                && map.get("name").and_then(Value::as_str) == Some("limit")
+            {
+                map.insert(
+                    "schema".to_owned(),
+                    json!({
+                        "type": "integer",
+                        "format": "int64",
+                        "minimum": 1,
+                        "maximum": MAX_LIMIT,
+                        "default": DEFAULT_LIMIT,
+                    }),
+                );
+            }
+            map.values_mut().for_each(standard_formats);
+        }
+        Value::Array(items) => items.iter_mut().for_each(standard_formats),
+        _ => {}
+    }
+}
