@@ -259,8 +259,18 @@ async fn killed_mid_delivery_then_restarted(backend: Backend) {
     smtp.set(Behavior::Accept);
     let mut second = serve_with_mail(&url, &smtp, 5);
     let mails = smtp.wait_for(10, Duration::from_secs(60)).await;
-    // Time for any duplicate to show up.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Rows the killed process had claimed come back when its lease runs out; wait
+    // (bounded) until nothing is left queued, then give any duplicate time to show up.
+    let settling = Instant::now();
+    while ledger(&url)
+        .await
+        .iter()
+        .any(|r| r.status == entities::enums::NotificationStatus::Queued)
+        && settling.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let _ = Command::new("kill")
         .args(["-TERM", &second.0.id().to_string()])
         .status();
