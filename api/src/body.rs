@@ -70,7 +70,7 @@ fn parse<T: DeserializeOwned + ParseFromJSON>(data: &[u8]) -> Result<T, ApiError
 }
 
 /// Collects every value in `value` outside the bounds `schema` declares: lengths,
-/// ranges and item counts, with the field's path (`name.en`, `languages[2]`).
+/// patterns, ranges and item counts, with the field's path (`name.en`, `languages[2]`).
 fn check_bounds(
     value: &Value,
     schema: &MetaSchemaRef,
@@ -89,8 +89,13 @@ fn check_bounds(
     for part in &schema.all_of {
         check_bounds(value, part, registry, path, out);
     }
+    // The first bound a value misses is its one error.
+    let mut reported = false;
     let mut fail = |code: &str, text: String| {
-        out.push(FieldError::new(field, code, format!("{field} {text}")));
+        if !reported {
+            reported = true;
+            out.push(FieldError::new(field, code, format!("{field} {text}")));
+        }
     };
     match value {
         Value::String(text) => {
@@ -100,6 +105,11 @@ fn check_bounds(
             }
             if let Some(min) = schema.min_length.filter(|min| chars < *min) {
                 fail("length", format!("must have at least {min} characters"));
+            }
+            if let Some(pattern) = &schema.pattern
+                && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
+            {
+                fail("pattern", format!("must match `{pattern}`"));
             }
         }
         Value::Number(number) => {

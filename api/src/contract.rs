@@ -198,7 +198,60 @@ fn complete(mut doc: Value) -> Value {
     add_webhook_callback(&mut doc);
     nullable_optionals(&mut doc);
     standard_formats(&mut doc);
+    add_cors_header(&mut doc);
+    doc["servers"] = json!([
+        {
+            "url": "https://{host}",
+            "description": "production: a deployment, behind TLS",
+            "x-internal": false,
+            "variables": {
+                "host": { "default": "huashen.example.org", "description": "The deployment's host name." },
+            },
+        },
+        {
+            "url": "http://127.0.0.1:8080",
+            "description": "local: `huashen serve` on its default address",
+            "x-internal": true,
+        },
+    ]);
     doc
+}
+
+/// Every response may carry `Access-Control-Allow-Origin`: browsers on the origins a
+/// deployment allows (`HUASHEN_CORS_ORIGINS`) may read it.
+fn add_cors_header(doc: &mut Value) {
+    doc["components"]["headers"] = json!({
+        "Access-Control-Allow-Origin": {
+            "description": "The caller's origin, when the deployment allows it (`HUASHEN_CORS_ORIGINS`).",
+            "schema": { "type": "string", "maxLength": 2000 },
+        },
+    });
+    let add = |response: &mut Value| {
+        if response.get("$ref").is_some() {
+            return;
+        }
+        let headers = response
+            .as_object_mut()
+            .expect("a response is an object")
+            .entry("headers")
+            .or_insert_with(|| json!({}));
+        headers["Access-Control-Allow-Origin"] =
+            json!({ "$ref": "#/components/headers/Access-Control-Allow-Origin" });
+    };
+    if let Some(shared) = doc
+        .pointer_mut("/components/responses")
+        .and_then(Value::as_object_mut)
+    {
+        shared.values_mut().for_each(add);
+    }
+    for (_, _, operation) in operations(doc) {
+        if let Some(answers) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            answers.values_mut().for_each(add);
+        }
+    }
 }
 
 /// Every operation with its path and method.
@@ -216,7 +269,23 @@ fn operations(doc: &mut Value) -> Vec<(String, String, &mut Value)> {
     found
 }
 
+/// Adds `T`'s schemas (and those it refers to) to the document's components.
+fn add_schemas<T: Type>(doc: &mut Value) {
+    let mut registry = Registry::new();
+    T::register(&mut registry);
+    let schemas = doc["components"]["schemas"]
+        .as_object_mut()
+        .expect("poem-openapi writes schemas");
+    for (name, schema) in registry.schemas {
+        schemas.insert(
+            name,
+            serde_json::to_value(schema).expect("a schema serializes"),
+        );
+    }
+}
+
 fn add_problem_responses(doc: &mut Value) {
+    add_schemas::<crate::error::Problem>(doc);
     let components = doc["components"]
         .as_object_mut()
         .expect("poem-openapi writes components");
@@ -313,8 +382,9 @@ fn describe_parameters(operation: &mut Value) {
     };
     for parameter in parameters {
         if parameter["name"] == "If-Match" {
-            // `check_if_match` refuses an empty one.
+            // `check_if_match` refuses an empty or blank one.
             parameter["schema"]["minLength"] = json!(1);
+            parameter["schema"]["pattern"] = json!("\\S");
         }
         if parameter.get("description").is_some() {
             continue;
@@ -391,17 +461,7 @@ fn add_links(doc: &mut Value) {
 
 /// What a subscribed URL receives, as a callback of the operation that subscribes it.
 fn add_webhook_callback(doc: &mut Value) {
-    let mut registry = Registry::new();
-    WebhookPayload::register(&mut registry);
-    let schemas = doc["components"]["schemas"]
-        .as_object_mut()
-        .expect("poem-openapi writes schemas");
-    for (name, schema) in registry.schemas {
-        schemas.insert(
-            name,
-            serde_json::to_value(schema).expect("a schema serializes"),
-        );
-    }
+    add_schemas::<WebhookPayload>(doc);
     let signature_header = |name: &str, description: &str| {
         json!({
             "name": name,
@@ -458,6 +518,15 @@ fn nullable_optionals(doc: &mut Value) {
     else {
         return;
     };
+    let types: std::collections::BTreeMap<String, Value> = schemas
+        .iter()
+        .map(|(name, schema)| {
+            (
+                format!("#/components/schemas/{name}"),
+                schema["type"].clone(),
+            )
+        })
+        .collect();
     for schema in schemas.values_mut() {
         let required: BTreeSet<String> = schema
             .get("required")
@@ -473,22 +542,70 @@ fn nullable_optionals(doc: &mut Value) {
             if required.contains(name) || property.get("default").is_some() {
                 continue;
             }
-            if let Some(reference) = property.get("$ref").cloned() {
-                // In OpenAPI 3.0, siblings of `$ref` are ignored.
-                *property = json!({ "allOf": [{ "$ref": reference }] });
+            // In OpenAPI 3.0, siblings of `$ref` are ignored, and `nullable` needs a `type`.
+            if let Some(reference) = property.get("$ref").and_then(Value::as_str) {
+                let ty = types.get(reference).cloned().unwrap_or(Value::Null);
+                *property = json!({ "type": ty, "allOf": [{ "$ref": reference }] });
+            } else if let Some(reference) = property["allOf"][0]["$ref"].as_str() {
+                property["type"] = types.get(reference).cloned().unwrap_or(Value::Null);
             }
             property["nullable"] = Value::Bool(true);
         }
     }
 }
 
-/// `format: date` (RFC 3339 full-date) where poem-openapi writes `naive-date`, and
-/// the page size's bounds.
-fn standard_formats(value: &mut Value) {
+/// Formats poem-openapi's `String` fields cannot declare: (schema or `*`, property, format).
+const FORMATS: &[(&str, &str, &str)] = &[
+    ("*", "email", "email"),
+    ("WebhookCreate", "url", "uri"),
+    ("Webhook", "url", "uri"),
+    ("NewWebhook", "url", "uri"),
+    ("WebhookPayloadData", "url", "uri-reference"),
+];
+
+fn standard_formats(doc: &mut Value) {
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas.iter_mut() {
+            let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (of, property, format) in FORMATS {
+                if (*of == "*" || of == name)
+                    && let Some(field) = properties.get_mut(*property)
+                    && field["type"] == "string"
+                {
+                    field["format"] = json!(format);
+                }
+            }
+        }
+    }
+    standard_dates_and_limits(doc);
+}
+
+/// `format: date` (RFC 3339 full-date) where poem-openapi writes `naive-date`, the
+/// lengths of formatted strings, and the page size's bounds.
+fn standard_dates_and_limits(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if map.get("format").and_then(Value::as_str) == Some("naive-date") {
                 map.insert("format".to_owned(), Value::String("date".to_owned()));
+            }
+            // A formatted string is no longer than its format allows; the server's
+            // parsers refuse anything else.
+            let longest = match map.get("format").and_then(Value::as_str) {
+                Some("uuid") => Some(36),
+                Some("date") => Some(10),
+                Some("date-time") => Some(64),
+                _ => None,
+            };
+            if let Some(longest) = longest
+                && map.get("type").and_then(Value::as_str) == Some("string")
+            {
+                map.entry("maxLength").or_insert(json!(longest));
             }
             if map.get("in").and_then(Value::as_str) == Some("query")
                 && map.get("name").and_then(Value::as_str) == Some("limit")
@@ -504,9 +621,9 @@ fn standard_formats(value: &mut Value) {
                     }),
                 );
             }
-            map.values_mut().for_each(standard_formats);
+            map.values_mut().for_each(standard_dates_and_limits);
         }
-        Value::Array(items) => items.iter_mut().for_each(standard_formats),
+        Value::Array(items) => items.iter_mut().for_each(standard_dates_and_limits),
         _ => {}
     }
 }

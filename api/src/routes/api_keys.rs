@@ -57,6 +57,7 @@ pub struct NewApiKey {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ApiKeyCreate {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub name: String,
@@ -136,6 +137,7 @@ impl ApiKeysApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<ApiKeyInfo>>> {
         if !caller.is_admin() && caller.role != Role::Organizer {
@@ -178,5 +180,16 @@ impl ApiKeysApi {
             active.update(&state.db).await?;
         }
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for ApiKeyCreate {
+    fn example() -> Self {
+        Self {
+            name: "Wang Fang's phone".to_owned(),
+            role: Role::Volunteer,
+            community_id: None,
+            person_id: Some(super::example_id(3)),
+        }
     }
 }

@@ -52,6 +52,7 @@ impl AuditApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<AuditEntry>>> {
         caller.require_admin()?;

@@ -140,8 +140,10 @@ impl CalendarsApi {
         &self,
         state: poem::web::Data<&AppState>,
         /// The person's id followed by `.ics`.
+        #[oai(validator(max_length = 64))]
         file: Path<String>,
         /// The person's calendar token.
+        #[oai(validator(max_length = 128))]
         token: Query<String>,
     ) -> Result<Ics> {
         let id = feed_id(&file.0)?;
@@ -232,8 +234,10 @@ impl CalendarsApi {
         &self,
         state: poem::web::Data<&AppState>,
         /// The station's id followed by `.ics`.
+        #[oai(validator(max_length = 64))]
         file: Path<String>,
         /// Language of the titles; the community's default unless given.
+        #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
     ) -> Result<Ics> {
         let station = station::Entity::find_by_id(feed_id(&file.0)?)
@@ -277,6 +281,7 @@ impl CalendarsApi {
         state: poem::web::Data<&AppState>,
         id: Path<Uuid>,
         /// Language of the titles; the community's default unless given.
+        #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
     ) -> Result<Ics> {
         let community = community_of(&state, id.0).await?;

@@ -62,6 +62,7 @@ impl From<care_plan::Model> for CarePlan {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CarePlanCreate {
     /// `call` or `visit`.
     pub kind: CareKind,
@@ -74,7 +75,8 @@ pub struct CarePlanCreate {
     pub notes: Option<String>,
 }
 
-#[derive(Object, Deserialize)]
+#[derive(Object, Deserialize, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CarePlanPatch {
     #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     pub every_days: Option<i32>,
@@ -116,6 +118,7 @@ impl From<care_entry::Model> for CareEntry {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CareEntryCreate {
     /// `call`, `visit`, `flowers`, `farewell_gift` or `other`.
     pub kind: CareKind,
@@ -286,7 +289,7 @@ impl CareApi {
         id: Path<Uuid>,
         plan_id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<CarePlanPatch>,
     ) -> Result<Fetched<CarePlan>> {
@@ -444,6 +447,7 @@ impl CareApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<CareEntry>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -520,5 +524,39 @@ impl CareApi {
                 })
                 .collect(),
         ))
+    }
+}
+
+impl poem_openapi::types::Example for CarePlanCreate {
+    fn example() -> Self {
+        Self {
+            kind: CareKind::Call,
+            every_days: 7,
+            assignee_id: super::example_id(3),
+            first_due_on: None,
+            notes: Some("Prefers calls in the morning.".to_owned()),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for CarePlanPatch {
+    fn example() -> Self {
+        Self {
+            every_days: Some(14),
+            ..Self::default()
+        }
+    }
+}
+
+impl poem_openapi::types::Example for CareEntryCreate {
+    fn example() -> Self {
+        Self {
+            kind: CareKind::Call,
+            happened_on: super::example_time(0).date_naive(),
+            by_person_id: Some(super::example_id(3)),
+            care_plan_id: Some(super::example_id(6)),
+            outcome: Some("Doing well".to_owned()),
+            note: None,
+        }
     }
 }

@@ -56,29 +56,31 @@ impl From<community::Model> for Community {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CommunityCreate {
-    #[oai(validator(min_length = 2, max_length = 64))]
+    #[oai(validator(min_length = 2, max_length = 64, pattern = "^[a-z0-9-]+$"))]
     pub slug: String,
     #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: BTreeMap<String, String>,
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: String,
-    #[oai(validator(max_length = 35))]
+    #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
     pub default_locale: String,
     /// 30 minutes to 7 days; 1440 (a day) unless given.
     #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
 }
 
-#[derive(Object, Deserialize)]
+#[derive(Object, Deserialize, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct CommunityPatch {
-    #[oai(validator(min_length = 2, max_length = 64))]
+    #[oai(validator(min_length = 2, max_length = 64, pattern = "^[a-z0-9-]+$"))]
     pub slug: Option<String>,
     #[oai(validator(max_properties = 20, max_length = 200))]
     pub name: Option<BTreeMap<String, String>>,
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: Option<String>,
-    #[oai(validator(max_length = 35))]
+    #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
     pub default_locale: Option<String>,
     #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
@@ -86,18 +88,6 @@ pub struct CommunityPatch {
 
 /// Reminders go out a day ahead unless the community says otherwise.
 pub const DEFAULT_REMINDER_LEAD_MINUTES: i32 = 24 * 60;
-
-fn check_slug(checks: &mut Checks, slug: &str) {
-    let ok = slug
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    checks.ensure(
-        ok,
-        "slug",
-        "pattern",
-        "use lower-case letters, digits and `-`",
-    );
-}
 
 fn tagged(model: community::Model) -> (Json<Community>, String) {
     let tag = etag(model.version);
@@ -128,7 +118,6 @@ impl CommunitiesApi {
         caller.require_admin()?;
         let body = body.0;
         let mut checks = Checks::default();
-        check_slug(&mut checks, &body.slug);
         checks.localized("name", &body.name, true);
         checks.time_zone("time_zone", &body.time_zone);
         checks.locale("default_locale", &body.default_locale);
@@ -165,6 +154,7 @@ impl CommunitiesApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Community>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -203,7 +193,7 @@ impl CommunitiesApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<CommunityPatch>,
     ) -> Result<Fetched<Community>> {
@@ -214,7 +204,6 @@ impl CommunitiesApi {
         let mut checks = Checks::default();
         let mut next = current.clone();
         if let Some(slug) = patch.slug {
-            check_slug(&mut checks, &slug);
             next.slug = slug;
         }
         if let Some(name) = patch.name {
@@ -266,5 +255,26 @@ impl CommunitiesApi {
                 )
             })?;
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for CommunityCreate {
+    fn example() -> Self {
+        Self {
+            slug: "huashenmiao".to_owned(),
+            name: super::example_text("花神庙社区", "Huashenmiao Community"),
+            time_zone: "Asia/Shanghai".to_owned(),
+            default_locale: "zh-CN".to_owned(),
+            reminder_lead_minutes: Some(1440),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for CommunityPatch {
+    fn example() -> Self {
+        Self {
+            reminder_lead_minutes: Some(720),
+            ..Self::default()
+        }
     }
 }

@@ -76,6 +76,7 @@ impl From<event::Model> for Event {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct EventCreate {
     pub community_id: Uuid,
     #[oai(validator(max_properties = 20, max_length = 200))]
@@ -96,7 +97,8 @@ pub struct EventCreate {
     pub registration_closes_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Object, Deserialize, Clone)]
+#[derive(Object, Deserialize, Clone, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct EventPatch {
     #[oai(validator(max_properties = 20, max_length = 200))]
     pub title: Option<BTreeMap<String, String>>,
@@ -257,7 +259,7 @@ impl EventsApi {
         auth: OptionalApiKey,
         community_id: Query<Option<Uuid>>,
         status: Query<Option<EventStatus>>,
-        category: Query<Option<String>>,
+        #[oai(validator(max_length = 64))] category: Query<Option<String>>,
         /// Events starting at or after this time.
         from: Query<Option<DateTime<Utc>>>,
         /// Events starting before this time.
@@ -265,6 +267,7 @@ impl EventsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Event>>> {
         let caller = auth.caller(req)?;
@@ -337,7 +340,7 @@ impl EventsApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<EventPatch>,
     ) -> Result<Fetched<Event>> {
@@ -447,5 +450,31 @@ impl EventsApi {
             .await
             .map_err(|e| ApiError::from(e).or_referenced("people have registered for the event"))?;
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for EventCreate {
+    fn example() -> Self {
+        Self {
+            community_id: super::example_id(1),
+            title: super::example_text("中秋包饺子", "Mid-Autumn dumpling party"),
+            description: BTreeMap::new(),
+            category: "festival".to_owned(),
+            venue: Some("Community centre".to_owned()),
+            starts_at: super::example_time(18),
+            ends_at: super::example_time(20),
+            capacity: 40,
+            registration_opens_at: None,
+            registration_closes_at: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for EventPatch {
+    fn example() -> Self {
+        Self {
+            capacity: Some(60),
+            ..Self::default()
+        }
     }
 }

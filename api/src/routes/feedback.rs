@@ -37,6 +37,7 @@ pub struct FeedbackInvitation {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct FeedbackSubmission {
     /// 1 (poor) to 5 (excellent).
     #[oai(validator(minimum(value = "1"), maximum(value = "5")))]
@@ -114,7 +115,7 @@ impl FeedbackApi {
     async fn invitation(
         &self,
         state: poem::web::Data<&AppState>,
-        token: Path<String>,
+        #[oai(validator(max_length = 128))] token: Path<String>,
     ) -> Result<Json<FeedbackInvitation>> {
         let row = by_token(&state, &token.0).await?;
         let event = event::Entity::find_by_id(row.event_id)
@@ -154,7 +155,7 @@ impl FeedbackApi {
     async fn submit(
         &self,
         state: poem::web::Data<&AppState>,
-        token: Path<String>,
+        #[oai(validator(max_length = 128))] token: Path<String>,
         body: JsonBody<FeedbackSubmission>,
     ) -> Result<Json<FeedbackReceipt>> {
         let answer = body.0;
@@ -279,5 +280,14 @@ impl FeedbackApi {
                 })
                 .collect(),
         }))
+    }
+}
+
+impl poem_openapi::types::Example for FeedbackSubmission {
+    fn example() -> Self {
+        Self {
+            rating: 5,
+            comment: Some("很开心！Lovely dumplings.".to_owned()),
+        }
     }
 }

@@ -2,7 +2,7 @@
 
 use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
-use poem_openapi::{ApiResponse, ContactObject, LicenseObject, OpenApiService, ServerObject, Tags};
+use poem_openapi::{ApiResponse, ContactObject, LicenseObject, OpenApiService, Tags};
 
 use crate::error::ApiError;
 
@@ -100,10 +100,6 @@ pub fn service() -> OpenApiService<Api, ()> {
              changes are additive: clients ignore unknown fields, and enums marked so may gain \
              values.",
         )
-        .server(
-            ServerObject::new("http://127.0.0.1:8080")
-                .description("`huashen serve` on its default address"),
-        )
         .contact(
             ContactObject::new()
                 .name("Huashen")
@@ -160,6 +156,29 @@ pub async fn emit(
     {
         tracing::warn!(error = %err, event_type = event_type.as_str(), "recording a webhook event failed");
     }
+}
+
+/// Ids the examples in the contract refer to: 1 a community, 2 a station, 3 a person,
+/// 6 a care plan.
+pub fn example_id(n: u8) -> uuid::Uuid {
+    uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0000 | u128::from(n))
+}
+
+/// A moment in the examples: the given hour (UTC) of a fixed day.
+pub fn example_time(hour: u32) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc
+        .with_ymd_and_hms(2026, 12, 5, hour, 0, 0)
+        .single()
+        .expect("a valid example time")
+}
+
+/// A text in Chinese and English, as the examples give it.
+pub fn example_text(zh: &str, en: &str) -> std::collections::BTreeMap<String, String> {
+    [("zh-CN", zh), ("en", en)]
+        .into_iter()
+        .map(|(locale, text)| (locale.to_owned(), text.to_owned()))
+        .collect()
 }
 
 /// The ETag of a resource at `version`.

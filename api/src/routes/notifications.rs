@@ -90,6 +90,7 @@ impl NotificationsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Notification>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;

@@ -127,6 +127,7 @@ impl From<person::Model> for Person {
 }
 
 #[derive(Object, Validate, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct PersonCreate {
     pub community_id: Uuid,
     #[oai(validator(min_length = 1, max_length = 200))]
@@ -136,18 +137,22 @@ pub struct PersonCreate {
     pub email: String,
     #[oai(validator(min_length = 3, max_length = 40))]
     pub phone: Option<String>,
-    #[oai(validator(min_length = 2, max_length = 2))]
+    #[oai(validator(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
     pub nationality: String,
     /// Defaults to the community's default locale.
-    #[oai(validator(max_length = 35))]
+    #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
     pub locale: Option<String>,
     /// Defaults to the community's time zone.
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: Option<String>,
     pub birthday: Option<NaiveDate>,
     #[oai(default)]
     #[serde(default)]
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages: Vec<String>,
     #[oai(default)]
     #[serde(default)]
@@ -166,7 +171,8 @@ pub struct PersonCreate {
 }
 
 /// Fields to change; `null` clears an optional one.
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Validate, Deserialize, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct PersonPatch {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub full_name: Option<String>,
@@ -176,15 +182,19 @@ pub struct PersonPatch {
     #[serde(default)]
     #[oai(validator(min_length = 3, max_length = 40))]
     pub phone: MaybeUndefined<String>,
-    #[oai(validator(min_length = 2, max_length = 2))]
+    #[oai(validator(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
     pub nationality: Option<String>,
-    #[oai(validator(max_length = 35))]
+    #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
     pub locale: Option<String>,
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: Option<String>,
     #[serde(default)]
     pub birthday: MaybeUndefined<NaiveDate>,
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages: Option<Vec<String>>,
     #[oai(validator(max_items = 50, max_length = 64))]
     pub skills: Option<Vec<String>>,
@@ -315,15 +325,19 @@ impl PeopleApi {
         /// Only this community (organizers see only their own anyway).
         community_id: Query<Option<Uuid>>,
         /// ISO 3166-1 alpha-2.
+        #[oai(validator(max_length = 2, pattern = "^[A-Z]{2}$"))]
         nationality: Query<Option<String>>,
         /// Speaks this language (BCP 47).
+        #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         language: Query<Option<String>>,
         is_volunteer: Query<Option<bool>>,
         /// Part of the name or email, any case.
+        #[oai(validator(max_length = 200))]
         q: Query<Option<String>>,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Person>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -385,7 +399,7 @@ impl PeopleApi {
         ApiKey(caller): ApiKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<PersonPatch>,
     ) -> Result<Fetched<Person>> {
@@ -563,4 +577,36 @@ fn escape_like(text: &str) -> String {
     text.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
+}
+
+impl poem_openapi::types::Example for PersonCreate {
+    fn example() -> Self {
+        Self {
+            community_id: super::example_id(1),
+            full_name: "Anna Müller".to_owned(),
+            email: "anna.mueller@example.com".to_owned(),
+            phone: Some("+86 138 0000 0000".to_owned()),
+            nationality: "DE".to_owned(),
+            locale: Some("de".to_owned()),
+            time_zone: None,
+            birthday: None,
+            languages: vec!["de".to_owned(), "en".to_owned(), "zh".to_owned()],
+            skills: vec!["translation".to_owned()],
+            is_volunteer: true,
+            is_organizer: false,
+            moved_in_on: None,
+            moving_out_on: None,
+            notifications: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for PersonPatch {
+    fn example() -> Self {
+        Self {
+            locale: Some("zh-CN".to_owned()),
+            phone: MaybeUndefined::Null,
+            ..Self::default()
+        }
+    }
 }

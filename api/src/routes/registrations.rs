@@ -51,6 +51,7 @@ impl From<event_registration::Model> for Registration {
 
 /// Who registers, or checks in.
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct PersonRef {
     pub person_id: Uuid,
 }
@@ -124,6 +125,7 @@ impl RegistrationsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Registration>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -224,5 +226,13 @@ impl RegistrationsApi {
     ) -> Result<Json<NoShows>> {
         let marked = registrations::mark_no_shows(&state.db, &caller, id.0, now()).await?;
         Ok(Json(NoShows { marked }))
+    }
+}
+
+impl poem_openapi::types::Example for PersonRef {
+    fn example() -> Self {
+        Self {
+            person_id: super::example_id(3),
+        }
     }
 }

@@ -351,8 +351,9 @@ impl ReportsApi {
         /// `person` (default), `station` or `month`.
         by: Query<Option<HoursBy>>,
         /// Language of station names; the community's default unless given.
+        #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<HoursRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -375,7 +376,7 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<NewVolunteerRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -398,8 +399,9 @@ impl ReportsApi {
         /// Events starting before this time.
         to: Query<Option<DateTime<Utc>>>,
         /// Language of titles; the community's default unless given.
+        #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<EventRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -425,7 +427,7 @@ impl ReportsApi {
         to: Query<Option<DateTime<Utc>>>,
         /// `category` (default) or `nationality`.
         by: Query<Option<SatisfactionBy>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<SatisfactionRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -449,7 +451,7 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<NationalityRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -469,7 +471,7 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept")] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
     ) -> Result<ReportResponse<CareRow>> {
         let to_at = to.0.unwrap_or_else(crate::time::now);
         let from_at = from.0.unwrap_or(to_at - chrono::Duration::days(30));

@@ -85,6 +85,7 @@ pub struct SeriesWithShifts {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct SeriesCreate {
     pub station_id: Uuid,
     /// The rule's parts without DTSTART, UNTIL or COUNT, e.g. `FREQ=WEEKLY;BYDAY=WE`.
@@ -93,7 +94,7 @@ pub struct SeriesCreate {
     /// The first day the rule may fall on.
     pub starts_on: NaiveDate,
     /// Local time of day in the station's time zone, `HH:MM`.
-    #[oai(validator(min_length = 4, max_length = 8))]
+    #[oai(validator(min_length = 4, max_length = 5, pattern = "^[0-9]{1,2}:[0-9]{2}$"))]
     pub start_time: String,
     #[oai(validator(minimum(value = "15"), maximum(value = "1440")))]
     pub duration_minutes: i32,
@@ -104,7 +105,11 @@ pub struct SeriesCreate {
     pub min_volunteers: Option<i32>,
     #[oai(default)]
     #[serde(default)]
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages_wanted: Vec<String>,
     #[oai(default)]
     #[serde(default)]
@@ -120,13 +125,18 @@ pub struct SeriesCreate {
 }
 
 /// Changes applied to every future shift of the series.
-#[derive(Object, Deserialize)]
+#[derive(Object, Deserialize, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct SeriesPatch {
     #[oai(validator(minimum(value = "1"), maximum(value = "10000")))]
     pub capacity: Option<i32>,
     #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages_wanted: Option<Vec<String>>,
     #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Option<Vec<String>>,
@@ -257,6 +267,7 @@ impl SeriesApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<ShiftSeries>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -299,7 +310,7 @@ impl SeriesApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<SeriesPatch>,
     ) -> Result<Fetched<ShiftSeries>> {
@@ -395,5 +406,33 @@ impl SeriesApi {
             active.update(&state.db).await?;
         }
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for SeriesCreate {
+    fn example() -> Self {
+        Self {
+            station_id: super::example_id(2),
+            rrule: "FREQ=WEEKLY;BYDAY=WE".to_owned(),
+            starts_on: super::example_time(0).date_naive(),
+            start_time: "19:00".to_owned(),
+            duration_minutes: 90,
+            capacity: 6,
+            min_volunteers: Some(2),
+            languages_wanted: vec!["en".to_owned()],
+            skills_wanted: Vec::new(),
+            notes: Some("English Corner".to_owned()),
+            until: None,
+            count: Some(12),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for SeriesPatch {
+    fn example() -> Self {
+        Self {
+            capacity: Some(8),
+            ..Self::default()
+        }
     }
 }

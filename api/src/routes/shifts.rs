@@ -75,6 +75,7 @@ impl From<shift::Model> for Shift {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ShiftCreate {
     pub station_id: Uuid,
     pub starts_at: DateTime<Utc>,
@@ -86,7 +87,11 @@ pub struct ShiftCreate {
     pub min_volunteers: Option<i32>,
     #[oai(default)]
     #[serde(default)]
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages_wanted: Vec<String>,
     #[oai(default)]
     #[serde(default)]
@@ -96,7 +101,8 @@ pub struct ShiftCreate {
     pub notes: Option<String>,
 }
 
-#[derive(Object, Deserialize, Clone)]
+#[derive(Object, Deserialize, Clone, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct ShiftPatch {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
@@ -104,7 +110,11 @@ pub struct ShiftPatch {
     pub capacity: Option<i32>,
     #[oai(validator(minimum(value = "0"), maximum(value = "10000")))]
     pub min_volunteers: Option<i32>,
-    #[oai(validator(max_items = 50, max_length = 35))]
+    #[oai(validator(
+        max_items = 50,
+        max_length = 35,
+        pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
+    ))]
     pub languages_wanted: Option<Vec<String>>,
     #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Option<Vec<String>>,
@@ -236,6 +246,7 @@ impl ShiftsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Shift>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -300,7 +311,7 @@ impl ShiftsApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<ShiftPatch>,
     ) -> Result<Fetched<Shift>> {
@@ -381,5 +392,30 @@ impl ShiftsApi {
                 ApiError::from(e).or_referenced("volunteers have signed up for the shift")
             })?;
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for ShiftCreate {
+    fn example() -> Self {
+        Self {
+            station_id: super::example_id(2),
+            starts_at: super::example_time(9),
+            ends_at: super::example_time(12),
+            capacity: 4,
+            min_volunteers: Some(2),
+            languages_wanted: vec!["zh".to_owned(), "en".to_owned()],
+            skills_wanted: vec!["translation".to_owned()],
+            notes: Some("Help residents fill in forms.".to_owned()),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for ShiftPatch {
+    fn example() -> Self {
+        Self {
+            capacity: Some(6),
+            notes: MaybeUndefined::Null,
+            ..Self::default()
+        }
     }
 }

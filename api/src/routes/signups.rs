@@ -57,6 +57,7 @@ impl From<shift_signup::Model> for Signup {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct SignupCreate {
     pub person_id: Uuid,
 }
@@ -77,6 +78,7 @@ pub enum Attendance {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct AttendanceRecord {
     pub status: Attendance,
     /// Hours to credit when attended; the shift's length unless given.
@@ -169,6 +171,7 @@ impl SignupsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Signup>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -290,6 +293,7 @@ impl SignupsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<PersonSignup>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -376,5 +380,22 @@ impl SignupsApi {
             from: from.0,
             to: to.0,
         }))
+    }
+}
+
+impl poem_openapi::types::Example for SignupCreate {
+    fn example() -> Self {
+        Self {
+            person_id: super::example_id(3),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for AttendanceRecord {
+    fn example() -> Self {
+        Self {
+            status: Attendance::Attended,
+            hours: Some(3.0),
+        }
     }
 }

@@ -58,6 +58,7 @@ impl From<station::Model> for Station {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct StationCreate {
     pub community_id: Uuid,
     pub kind: StationKind,
@@ -70,11 +71,12 @@ pub struct StationCreate {
     #[oai(validator(min_length = 1, max_length = 500))]
     pub location: Option<String>,
     /// Defaults to the community's time zone.
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: Option<String>,
 }
 
-#[derive(Object, Deserialize)]
+#[derive(Object, Deserialize, Default)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct StationPatch {
     pub kind: Option<StationKind>,
     #[oai(validator(max_properties = 20, max_length = 200))]
@@ -84,7 +86,7 @@ pub struct StationPatch {
     #[serde(default)]
     #[oai(validator(min_length = 1, max_length = 500))]
     pub location: MaybeUndefined<String>,
-    #[oai(validator(max_length = 64))]
+    #[oai(validator(max_length = 64, pattern = "^[A-Za-z][A-Za-z0-9_+/-]*$"))]
     pub time_zone: Option<String>,
 }
 
@@ -164,6 +166,7 @@ impl StationsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Station>>> {
         auth.caller(req)?;
@@ -212,7 +215,7 @@ impl StationsApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
         /// The ETag last read; the change is refused with 412 if it is stale.
-        #[oai(name = "If-Match")]
+        #[oai(name = "If-Match", validator(max_length = 200))]
         if_match: Header<Option<String>>,
         body: JsonBody<StationPatch>,
     ) -> Result<Fetched<Station>> {
@@ -263,5 +266,30 @@ impl StationsApi {
             .await
             .map_err(|e| ApiError::from(e).or_referenced("the station still has shifts"))?;
         Ok(Deleted::NoContent)
+    }
+}
+
+impl poem_openapi::types::Example for StationCreate {
+    fn example() -> Self {
+        Self {
+            community_id: super::example_id(1),
+            kind: StationKind::ForeignFriends,
+            name: super::example_text("外国友人服务站", "Foreign Friends Service Station"),
+            description: super::example_text(
+                "为外籍居民提供咨询与帮助",
+                "Advice and help for foreign residents",
+            ),
+            location: Some("Building 3, ground floor".to_owned()),
+            time_zone: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for StationPatch {
+    fn example() -> Self {
+        Self {
+            location: MaybeUndefined::Value("Community centre, room 101".to_owned()),
+            ..Self::default()
+        }
     }
 }

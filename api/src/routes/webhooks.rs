@@ -62,12 +62,13 @@ pub struct NewWebhook {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(example, skip_serializing_if_is_none)]
 pub struct WebhookCreate {
     /// Required for admin keys; organizers subscribe for their own community.
     pub community_id: Option<Uuid>,
     /// Where events are posted: `https://…`; loopback and private targets are refused
     /// unless the deployment allows their host.
-    #[oai(validator(max_length = 2000))]
+    #[oai(validator(max_length = 2000, pattern = "^https?://"))]
     pub url: String,
     /// The events to receive, at least one.
     #[oai(validator(min_items = 1, max_items = 10, unique_items))]
@@ -199,6 +200,7 @@ impl WebhooksApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Webhook>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -246,6 +248,7 @@ impl WebhooksApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
+        #[oai(validator(max_length = 512))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Delivery>>> {
         let hook = managed(&state, &caller, id.0).await?;
@@ -261,5 +264,18 @@ impl WebhooksApi {
             |m| Cursor { at: None, id: m.id },
             Delivery::from,
         )))
+    }
+}
+
+impl poem_openapi::types::Example for WebhookCreate {
+    fn example() -> Self {
+        Self {
+            community_id: Some(super::example_id(1)),
+            url: "https://portal.example.cn/hooks/huashen".to_owned(),
+            event_types: vec![
+                WebhookEventType::SignupCreated,
+                WebhookEventType::SignupCancelled,
+            ],
+        }
     }
 }

@@ -67,13 +67,26 @@ async fn validation(backend: Backend) {
         .post(
             "/v1/communities",
             Some(&app.admin_key),
-            json!({"slug": "Bad Slug!", "name": {}, "time_zone": "Asia/Nowhere", "default_locale": "chinese"}),
+            json!({"slug": "Bad Slug!", "name": {"en": "x"}, "time_zone": "Asia/Nowhere", "default_locale": "chinese"}),
         )
         .await
         .expect_problem(400);
+    // The shapes the schema declares first...
     let mut fields = reply.error_fields();
     fields.sort();
-    assert_eq!(fields, ["default_locale", "name", "slug", "time_zone"]);
+    assert_eq!(fields, ["default_locale", "slug"]);
+    let reply = app
+        .post(
+            "/v1/communities",
+            Some(&app.admin_key),
+            json!({"slug": "good", "name": {}, "time_zone": "Asia/Nowhere", "default_locale": "ZH"}),
+        )
+        .await
+        .expect_problem(400);
+    // ...then what the values mean.
+    let mut fields = reply.error_fields();
+    fields.sort();
+    assert_eq!(fields, ["default_locale", "name", "time_zone"]);
     let reply = app
         .post(
             "/v1/communities",

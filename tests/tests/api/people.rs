@@ -110,7 +110,7 @@ async fn validation(backend: Backend) {
                 "full_name": "王芳",
                 "email": "not-an-email",
                 "nationality": "XX",
-                "locale": "english",
+                "locale": "EN",
                 "time_zone": "Mars/Olympus",
                 "birthday": "2999-01-01",
                 "languages": ["KO"],
