@@ -62,7 +62,7 @@ fn parse<T: DeserializeOwned + ParseFromJSON>(data: &[u8]) -> Result<T, ApiError
     let mut violations = Vec::new();
     check_bounds(&json, &T::schema_ref(), &registry, None, &mut violations);
     if !violations.is_empty() {
-        return Err(ApiError::Validation(violations));
+        return Err(ApiError::Malformed(violations));
     }
     // Anything the walk above does not know (a pattern, say) is still enforced here.
     T::parse_from_json(Some(json)).map_err(|err| out_of_bounds(&err.into_message()))?;
@@ -109,7 +109,7 @@ fn check_bounds(
             if let Some(pattern) = &schema.pattern
                 && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
             {
-                fail("pattern", format!("must match `{pattern}`"));
+                fail("pattern", "is not in the form the schema gives".to_owned());
             }
         }
         Value::Number(number) => {
@@ -180,7 +180,7 @@ fn out_of_bounds(message: &str) -> ApiError {
         "pattern" => ("pattern", format!("must match {limit}")),
         _ => ("invalid", message.to_owned()),
     };
-    ApiError::Validation(vec![FieldError::new(
+    ApiError::Malformed(vec![FieldError::new(
         field,
         code,
         format!("{field} {text}"),
@@ -221,7 +221,7 @@ fn describe(path: Option<String>, err: serde_json::Error) -> ApiError {
             (path.unwrap_or_else(|| "body".to_owned()), code)
         }
     };
-    ApiError::Validation(vec![FieldError::new(field, code, reason)])
+    ApiError::Malformed(vec![FieldError::new(field, code, reason)])
 }
 
 #[cfg(test)]
@@ -250,7 +250,7 @@ mod tests {
 
     fn field_and_code(body: &str) -> (String, String) {
         match parse::<Outer>(body.as_bytes()) {
-            Err(ApiError::Validation(errors)) => (errors[0].field.clone(), errors[0].code.clone()),
+            Err(ApiError::Malformed(errors)) => (errors[0].field.clone(), errors[0].code.clone()),
             other => panic!("{other:?}"),
         }
     }

@@ -76,7 +76,8 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         400,
         "BadRequest",
-        "The request is malformed or invalid; `errors` lists each field.",
+        "The request does not match the schema: unparsable, or a value outside the bounds \
+         it declares; `errors` lists each field.",
     ),
     (
         401,
@@ -117,7 +118,9 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         422,
         "Unprocessable",
-        "The request is well-formed but cannot be processed, e.g. an `Idempotency-Key` reused for another request.",
+        "The request fits the schema but breaks a rule it cannot state (a real time zone, \
+         `ends_at` after `starts_at`, a station that exists, a cursor this API returned), or \
+         reuses an `Idempotency-Key` for another request; `errors` lists each field.",
     ),
     (
         500,
@@ -140,6 +143,10 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     let has_body = operation.get("requestBody").is_some();
     let secured = operation.get("security").is_some();
     let in_path = parameters.iter().any(|p| p["in"] == "path");
+    let in_query = parameters.iter().any(|p| p["in"] == "query");
+    let names_a_resource = parameters
+        .iter()
+        .any(|p| p["in"] == "query" && p["schema"]["format"] == "uuid");
     let mut statuses = BTreeSet::from([500]);
     if path != "/health/live" {
         statuses.insert(503);
@@ -150,8 +157,11 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     if secured {
         statuses.extend([401, 403]);
     }
-    if in_path {
+    if in_path || names_a_resource {
         statuses.insert(404);
+    }
+    if has_body || in_query {
+        statuses.insert(422);
     }
     if matches!(method, "post" | "put" | "patch" | "delete") && secured {
         statuses.insert(409);
@@ -199,19 +209,13 @@ fn complete(mut doc: Value) -> Value {
     nullable_optionals(&mut doc);
     standard_formats(&mut doc);
     add_cors_header(&mut doc);
+    // Relative: the deployment that serves this document (so `/docs` calls itself,
+    // wherever it runs). A production deployment sits behind TLS.
     doc["servers"] = json!([
         {
-            "url": "https://{host}",
-            "description": "production: a deployment, behind TLS",
+            "url": "/",
+            "description": "production: the deployment serving this document",
             "x-internal": false,
-            "variables": {
-                "host": { "default": "huashen.example.org", "description": "The deployment's host name." },
-            },
-        },
-        {
-            "url": "http://127.0.0.1:8080",
-            "description": "local: `huashen serve` on its default address",
-            "x-internal": true,
         },
     ]);
     doc

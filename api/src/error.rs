@@ -51,6 +51,12 @@ pub struct Problem {
 /// A failure a handler reports to its caller.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// The request does not fit the contract: unparsable, or a value outside the
+    /// bounds its schema declares (400).
+    #[error("the request does not match the API's schema")]
+    Malformed(Vec<FieldError>),
+    /// The request fits the contract, but its values break a rule the schema cannot
+    /// state: a real time zone, `ends_at` after `starts_at`, a known station (422).
     #[error("the request is invalid")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
@@ -95,8 +101,14 @@ impl ApiError {
         Self::Conflict(detail.into())
     }
 
+    /// A value that breaks a rule of the domain (422).
     pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// A value outside the bounds the contract declares (400).
+    pub fn malformed(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Malformed(vec![FieldError::new(field, code, message)])
     }
 
     /// Names the field of a unique-constraint conflict.
@@ -117,7 +129,8 @@ impl ApiError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Validation(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Malformed(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -133,10 +146,11 @@ impl ApiError {
     fn problem(&self) -> Problem {
         let status = self.status();
         let errors = match self {
-            Self::Validation(errors) => Some(errors.clone()),
+            Self::Malformed(errors) | Self::Validation(errors) => Some(errors.clone()),
             _ => None,
         };
         let kind = match self {
+            Self::Malformed(_) => "malformed",
             Self::Validation(_) => "validation",
             _ => slug(status),
         };
@@ -257,6 +271,12 @@ pub async fn problem_responses<E: Endpoint>(next: E, req: Request) -> poem::Resu
 pub fn error_response(err: poem::Error) -> Response {
     if let Some(api_error) = err.downcast_ref::<ApiError>() {
         return poem::error::ResponseError::as_response(api_error);
+    }
+    // A path that names no resource of the right shape names none at all.
+    if err.is::<poem_openapi::error::ParsePathError>() {
+        return poem::error::ResponseError::as_response(&ApiError::NotFound(
+            "no such resource".to_owned(),
+        ));
     }
     let status = err.status();
     let detail = if status.is_server_error() {

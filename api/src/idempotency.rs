@@ -3,8 +3,9 @@
 //!
 //! Keys are scoped to the API key that sent them and kept 24 hours. The same key with
 //! another request (method, path or body) is a 422; a replay while the first request
-//! is still running is a 409. Responses with a 5xx status are not kept, so the
-//! request can be retried for real.
+//! is still running is a 409. Only a success is kept: a refused request (401, 403,
+//! 400, 422, 409…) or a failed one (5xx) did nothing, so sending it again, with the
+//! same key or another body, is answered afresh.
 
 use chrono::Duration;
 use entities::idempotency_key;
@@ -79,7 +80,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             return self.pass(req).await;
         };
         if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
-            return Err(ApiError::invalid(
+            return Err(ApiError::malformed(
                 "Idempotency-Key",
                 "length",
                 "the key must have 1 to 255 characters",
@@ -136,7 +137,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         let etag = header_text(&response, "etag");
         let (parts, body) = response.into_parts();
         let body = body.into_vec().await.unwrap_or_default();
-        if status.is_server_error() {
+        if !status.is_success() {
             idempotency_key::Entity::delete_by_id(claim.id)
                 .exec(&state.db)
                 .await?;

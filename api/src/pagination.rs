@@ -57,7 +57,7 @@ impl PageRequest {
             None => DEFAULT_LIMIT,
             Some(n) if (1..=MAX_LIMIT as i64).contains(&n) => n as u64,
             Some(_) => {
-                return Err(ApiError::invalid(
+                return Err(ApiError::malformed(
                     "limit",
                     "range",
                     format!("limit must be between 1 and {MAX_LIMIT}"),

@@ -199,7 +199,6 @@ impl CommunitiesApi {
     ) -> Result<Fetched<Community>> {
         let current = visible(&state, &caller, id.0).await?;
         caller.require_manage(current.id)?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
         let patch = body.0;
         let mut checks = Checks::default();
         let mut next = current.clone();
@@ -222,6 +221,7 @@ impl CommunitiesApi {
             next.reminder_lead_minutes = lead;
         }
         checks.finish()?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
         next.version = current.version + 1;
         next.updated_at = now();
         save_versioned(

@@ -354,7 +354,6 @@ impl EventsApi {
                 .filter(|e| registrations::may_see(Some(&caller), e))
                 .ok_or_else(|| ApiError::not_found("event"))?;
             caller.require_manage(current.community_id)?;
-            check_if_match(if_match.0.as_deref(), current.version)?;
             if matches!(
                 current.status,
                 EventStatus::Cancelled | EventStatus::Completed
@@ -368,6 +367,7 @@ impl EventsApi {
             let mut next = patch.apply(&current);
             check_event(&mut checks, &next);
             checks.finish()?;
+            check_if_match(if_match.0.as_deref(), current.version)?;
             if next.capacity < current.registered_count {
                 return Err(ApiError::conflict(format!(
                     "{} people are registered; capacity cannot be lower",

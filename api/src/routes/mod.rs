@@ -192,7 +192,7 @@ pub fn check_if_match(if_match: Option<&str>, version: i32) -> Result<()> {
         return Ok(());
     };
     if header.trim().is_empty() {
-        return Err(ApiError::invalid(
+        return Err(ApiError::malformed(
             "If-Match",
             "required",
             "If-Match names an ETag, or is left out",

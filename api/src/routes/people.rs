@@ -13,7 +13,6 @@ use sea_orm::{
 };
 use serde::Deserialize;
 use uuid::Uuid;
-use validator::Validate;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
 use crate::auth::{ApiKey, Caller, StaffKey};
@@ -126,13 +125,12 @@ impl From<person::Model> for Person {
     }
 }
 
-#[derive(Object, Validate, Deserialize)]
+#[derive(Object, Deserialize)]
 #[oai(example, skip_serializing_if_is_none)]
 pub struct PersonCreate {
     pub community_id: Uuid,
     #[oai(validator(min_length = 1, max_length = 200))]
     pub full_name: String,
-    #[validate(email)]
     #[oai(validator(max_length = 254))]
     pub email: String,
     #[oai(validator(min_length = 3, max_length = 40))]
@@ -171,12 +169,11 @@ pub struct PersonCreate {
 }
 
 /// Fields to change; `null` clears an optional one.
-#[derive(Object, Validate, Deserialize, Default)]
+#[derive(Object, Deserialize, Default)]
 #[oai(example, skip_serializing_if_is_none)]
 pub struct PersonPatch {
     #[oai(validator(min_length = 1, max_length = 200))]
     pub full_name: Option<String>,
-    #[validate(email)]
     #[oai(validator(max_length = 254))]
     pub email: Option<String>,
     #[serde(default)]
@@ -209,6 +206,7 @@ pub struct PersonPatch {
 
 /// The checks a person must pass whether created or changed.
 fn check_person(checks: &mut Checks, p: &person::Model) {
+    checks.email("email", &p.email);
     checks.country("nationality", &p.nationality);
     checks.locale("locale", &p.locale);
     checks.time_zone("time_zone", &p.time_zone);
@@ -267,7 +265,7 @@ impl PeopleApi {
     ) -> Result<Created<Person>> {
         let body = body.0;
         caller.require_manage(body.community_id)?;
-        let mut checks = Checks::from(body.validate());
+        let mut checks = Checks::default();
         let community = community::Entity::find_by_id(body.community_id)
             .one(&state.db)
             .await?
@@ -404,7 +402,6 @@ impl PeopleApi {
         body: JsonBody<PersonPatch>,
     ) -> Result<Fetched<Person>> {
         let current = visible(&state, &caller, id.0).await?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
         if current.erased_at.is_some() {
             return Err(ApiError::conflict("the person's data was erased"));
         }
@@ -415,7 +412,7 @@ impl PeopleApi {
                 "only organizers change who volunteers or organizes",
             ));
         }
-        let mut checks = Checks::from(patch.validate());
+        let mut checks = Checks::default();
         let mut next = current.clone();
         if let Some(name) = patch.full_name {
             next.full_name = name.trim().to_owned();
@@ -457,6 +454,7 @@ impl PeopleApi {
         }
         check_person(&mut checks, &next);
         checks.finish()?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
         next.version = current.version + 1;
         next.updated_at = now();
         save_versioned(

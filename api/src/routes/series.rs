@@ -6,6 +6,7 @@ use entities::json::TagList;
 use entities::{shift, shift_series, station};
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
@@ -140,8 +141,10 @@ pub struct SeriesPatch {
     pub languages_wanted: Option<Vec<String>>,
     #[oai(validator(max_items = 50, max_length = 64))]
     pub skills_wanted: Option<Vec<String>>,
+    /// `null` clears the notes.
     #[oai(validator(max_length = 4000))]
-    pub notes: Option<String>,
+    #[serde(default)]
+    pub notes: MaybeUndefined<String>,
 }
 
 fn tagged(model: shift_series::Model) -> (Json<ShiftSeries>, String) {
@@ -332,7 +335,6 @@ impl SeriesApi {
                 .filter(|s| caller.can_read(s.community_id))
                 .ok_or_else(|| ApiError::not_found("shift series"))?;
             caller.require_manage(current.community_id)?;
-            check_if_match(if_match.0.as_deref(), current.version)?;
             if current.cancelled_at.is_some() {
                 return Err(ApiError::conflict("the series is cancelled"));
             }
@@ -346,15 +348,14 @@ impl SeriesApi {
                     "min_volunteers must be between 0 and the capacity",
                 ));
             }
+            check_if_match(if_match.0.as_deref(), current.version)?;
             if let Some(languages) = &patch.languages_wanted {
                 next.languages_wanted = TagList(languages.clone());
             }
             if let Some(skills) = &patch.skills_wanted {
                 next.skills_wanted = TagList(skills.clone());
             }
-            if patch.notes.is_some() {
-                next.notes = patch.notes.clone();
-            }
+            patch.notes.clone().update_to(&mut next.notes);
             let now = now();
             for shift in future_shifts(&txn, current.id, now, true).await? {
                 if shift.confirmed_count > next.capacity {

@@ -325,7 +325,6 @@ impl ShiftsApi {
                 .filter(|s| caller.can_read(s.community_id))
                 .ok_or_else(|| ApiError::not_found("shift"))?;
             caller.require_manage(current.community_id)?;
-            check_if_match(if_match.0.as_deref(), current.version)?;
             if current.status == ShiftStatus::Cancelled {
                 return Err(ApiError::conflict("the shift is cancelled"));
             }
@@ -333,6 +332,7 @@ impl ShiftsApi {
             let mut checks = Checks::default();
             check_shift(&mut checks, &next);
             checks.finish()?;
+            check_if_match(if_match.0.as_deref(), current.version)?;
             if next.capacity < current.confirmed_count {
                 return Err(ApiError::conflict(format!(
                     "{} volunteers are confirmed; capacity cannot be lower",

@@ -220,7 +220,6 @@ impl StationsApi {
         body: JsonBody<StationPatch>,
     ) -> Result<Fetched<Station>> {
         let current = managed(&state, &caller, id.0).await?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
         let patch = body.0;
         let mut next = current.clone();
         if let Some(kind) = patch.kind {
@@ -239,6 +238,7 @@ impl StationsApi {
         let mut checks = Checks::default();
         check_station(&mut checks, &next);
         checks.finish()?;
+        check_if_match(if_match.0.as_deref(), current.version)?;
         next.version = current.version + 1;
         next.updated_at = now();
         save_versioned(

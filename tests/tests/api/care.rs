@@ -37,7 +37,7 @@ async fn plans_reminders_and_the_log(backend: Backend) {
         json!({"kind": "flowers", "every_days": 7, "assignee_id": id(&caller)}),
     )
     .await
-    .expect_problem(400);
+    .expect_problem(422);
     app.post(
         &plans,
         o,
@@ -146,7 +146,7 @@ async fn plans_reminders_and_the_log(backend: Backend) {
         json!({"kind": "visit", "happened_on": (today + Duration::days(2)).to_string()}),
     )
     .await
-    .expect_problem(400);
+    .expect_problem(422);
     let (entries, _) = app.all_pages(&log, o, 1).await;
     assert_eq!(entries.len(), 2);
 

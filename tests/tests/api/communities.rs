@@ -82,7 +82,7 @@ async fn validation(backend: Backend) {
             json!({"slug": "good", "name": {}, "time_zone": "Asia/Nowhere", "default_locale": "ZH"}),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     // ...then what the values mean.
     let mut fields = reply.error_fields();
     fields.sort();
@@ -94,7 +94,7 @@ async fn validation(backend: Backend) {
             json!({"slug": "ok", "name": {"english": "x", "en": ""}, "time_zone": "UTC", "default_locale": "en"}),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     assert!(
         reply.error_fields().contains(&"name.english".to_owned()),
         "{}",
@@ -138,7 +138,7 @@ async fn patch_with_if_match(backend: Backend) {
     .expect_problem(412);
     app.patch(&path, admin, json!({"time_zone": "Not/AZone"}), None)
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     let unconditional = app
         .patch(&path, admin, json!({"time_zone": "Europe/Berlin"}), None)
         .await

@@ -22,6 +22,7 @@ both_backends!(
     bounds_are_enforced_as_declared,
     cors_allows_every_method_of_the_api,
     webhook_payloads_match_their_schema,
+    malformed_ids_name_nothing,
 );
 
 /// The document as JSON, parsed by a parser that refuses duplicate keys.
@@ -702,5 +703,18 @@ async fn webhook_payloads_match_their_schema(backend: Backend) {
         entities::enums::WebhookEventType::SignupCreated
     );
     assert!(payload.data.url.starts_with("/v1/shifts/"));
+    app.stop().await;
+}
+
+async fn malformed_ids_name_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = Some(app.admin_key.as_str());
+    for path in [
+        "/v1/communities/None",
+        "/v1/people/42",
+        "/v1/shifts/x/signups",
+    ] {
+        app.get(path, admin).await.expect_problem(404);
+    }
     app.stop().await;
 }

@@ -154,7 +154,7 @@ async fn validation_and_patch(backend: Backend) {
             }),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     let mut fields = bad.error_fields();
     fields.sort();
     assert_eq!(fields, ["ends_at", "registration_closes_at", "title"]);
@@ -206,7 +206,7 @@ async fn validation_and_patch(backend: Backend) {
             None,
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     assert_eq!(late_close.error_fields(), ["registration_closes_at"]);
     app.stop().await;
 }

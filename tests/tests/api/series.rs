@@ -111,18 +111,20 @@ async fn refusals(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (community, station) = new_york_station(&app).await;
     let admin = Some(app.admin_key.as_str());
-    for (extra, field) in [
-        (json!({"rrule": "FREQ=SOMETIMES"}), "rrule"),
-        (json!({"rrule": "FREQ=WEEKLY;COUNT=3"}), "rrule"),
-        (json!({"until": "2028-06-01"}), "until"),
-        (json!({"start_time": "7pm"}), "start_time"),
-        (json!({"duration_minutes": 5}), "duration_minutes"),
-        (json!({"capacity": 0}), "capacity"),
+    // 400 for what the schema says, 422 for the rules it cannot.
+    for (extra, field, status) in [
+        (json!({"rrule": "FREQ=SOMETIMES"}), "rrule", 422),
+        (json!({"rrule": "FREQ=WEEKLY;COUNT=3"}), "rrule", 422),
+        (json!({"until": "2028-06-01"}), "until", 422),
+        (json!({"start_time": "7pm"}), "start_time", 400),
+        (json!({"start_time": "25:00"}), "start_time", 422),
+        (json!({"duration_minutes": 5}), "duration_minutes", 400),
+        (json!({"capacity": 0}), "capacity", 400),
     ] {
         let reply = app
             .post("/v1/shift-series", admin, weekly(&station, extra))
             .await
-            .expect_problem(400);
+            .expect_problem(status);
         assert_eq!(reply.error_fields(), [field], "{}", reply.text);
     }
     let other = id(&app.community("other").await);

@@ -82,7 +82,7 @@ async fn validation(backend: Backend) {
             json!({"station_id": station, "starts_at": "2030-03-06T20:00:00Z", "ends_at": "2030-03-06T19:00:00Z", "capacity": 2, "min_volunteers": 3}),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     let mut fields = reply.error_fields();
     fields.sort();
     assert_eq!(fields, ["ends_at", "min_volunteers"]);
@@ -107,7 +107,7 @@ async fn validation(backend: Backend) {
             json!({"station_id": uuid::Uuid::now_v7(), "starts_at": "2030-03-06T19:00:00Z", "ends_at": "2030-03-06T20:00:00Z", "capacity": 3}),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     assert_eq!(unknown.error_fields(), ["station_id"]);
     app.stop().await;
 }
@@ -214,7 +214,7 @@ async fn patch(backend: Backend) {
     let bad = app
         .patch(&path, admin, json!({"ends_at": starts_at}), None)
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     assert_eq!(bad.error_fields(), ["ends_at"]);
     app.delete(&path, admin).await.expect(204);
     app.get(&path, admin).await.expect_problem(404);

@@ -617,7 +617,7 @@ async fn attendance_and_hours(backend: Backend) {
     assert_eq!(absent.body["hours_credited"], json!(0.0));
     attend(&people[2], json!({"status": "no_show", "hours": 2}))
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     attend(&people[1], json!({"status": "attended", "hours": 25}))
         .await
         .expect_problem(400);

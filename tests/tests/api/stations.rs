@@ -43,9 +43,10 @@ async fn public_listing(backend: Backend) {
     app.get(&format!("/v1/stations/{}", uuid::Uuid::now_v7()), None)
         .await
         .expect_problem(404);
+    // A path that is not an id names nothing.
     app.get("/v1/stations/not-a-uuid", None)
         .await
-        .expect_problem(400);
+        .expect_problem(404);
     app.stop().await;
 }
 
@@ -79,7 +80,7 @@ async fn create_patch_delete(backend: Backend) {
             json!({"community_id": hsm, "kind": "other", "name": {}, "time_zone": "Nowhere"}),
         )
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     let mut fields = bad.error_fields();
     fields.sort();
     assert_eq!(fields, ["name", "time_zone"]);
@@ -104,7 +105,7 @@ async fn create_patch_delete(backend: Backend) {
     assert_eq!(changed.body["kind"], "volunteer");
     app.patch(&path, admin, json!({"name": {}}), None)
         .await
-        .expect_problem(400);
+        .expect_problem(422);
     app.patch(
         &path,
         admin,
