@@ -9,7 +9,8 @@
 //! - the summary is the operation id in words, the doc comment its description;
 //! - a create operation links to the operations on what it created;
 //! - what a webhook receives is a callback of `createWebhook`;
-//! - `format: date` for days, descriptions for the parameters every list shares.
+//! - `format: date` for days, descriptions for the parameters every list shares;
+//! - free text in requests says what the server refuses in it (control characters).
 
 use std::collections::BTreeSet;
 
@@ -206,6 +207,7 @@ fn complete(mut doc: Value) -> Value {
     }
     add_links(&mut doc);
     add_webhook_callback(&mut doc);
+    free_text_patterns(&mut doc);
     nullable_optionals(&mut doc);
     standard_formats(&mut doc);
     add_cors_header(&mut doc);
@@ -356,7 +358,12 @@ fn add_idempotency(operation: &mut Value) {
         "required": false,
         "description": "Makes a retried request safe: within 24 hours, the same key from the same \
                         API key gets the first response again instead of acting twice.",
-        "schema": { "type": "string", "minLength": 1, "maxLength": idempotency::MAX_KEY_CHARS },
+        "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": idempotency::MAX_KEY_CHARS,
+            "pattern": idempotency::KEY_PATTERN,
+        },
     }));
     if let Some(responses) = operation["responses"].as_object_mut() {
         for (status, response) in responses.iter_mut() {
@@ -513,6 +520,83 @@ fn add_webhook_callback(doc: &mut Value) {
     });
 }
 
+/// Request strings with no other shape are free text: any language, no control
+/// characters but tabs and line breaks, as `crate::body` enforces.
+fn free_text_patterns(doc: &mut Value) {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .cloned()
+    else {
+        return;
+    };
+    // The schemas request bodies use, and those they refer to.
+    let mut pending: Vec<String> = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for item in paths.values().filter_map(Value::as_object) {
+            for operation in item.values() {
+                if let Some(content) = operation["requestBody"]["content"].as_object() {
+                    for media in content.values() {
+                        collect_refs(&media["schema"], &mut pending);
+                    }
+                }
+            }
+        }
+    }
+    let mut requests = BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if requests.insert(name.clone())
+            && let Some(schema) = schemas.get(&name)
+        {
+            collect_refs(schema, &mut pending);
+        }
+    }
+    for name in requests {
+        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
+            add_free_text_pattern(schema);
+        }
+    }
+}
+
+fn collect_refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = map
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                found.push(name.to_owned());
+            }
+            map.values().for_each(|v| collect_refs(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, found)),
+        _ => {}
+    }
+}
+
+fn add_free_text_pattern(value: &mut Value) {
+    let Some(map) = value.as_object_mut() else {
+        return;
+    };
+    let shaped = ["format", "pattern", "enum", "const"]
+        .iter()
+        .any(|key| map.contains_key(*key));
+    if map.get("type").and_then(Value::as_str) == Some("string") && !shaped {
+        map.insert("pattern".to_owned(), json!(crate::body::FREE_TEXT_PATTERN));
+    }
+    for key in ["properties", "items", "additionalProperties", "allOf"] {
+        match map.get_mut(key) {
+            Some(Value::Object(inner)) if key == "properties" => {
+                inner.values_mut().for_each(add_free_text_pattern);
+            }
+            Some(Value::Array(parts)) => parts.iter_mut().for_each(add_free_text_pattern),
+            Some(inner @ Value::Object(_)) => add_free_text_pattern(inner),
+            _ => {}
+        }
+    }
+}
+
 /// One rule for absent values: a property a client may leave out, and that has no
 /// default, may also be `null` (and the server writes `null` for it when unset).
 fn nullable_optionals(doc: &mut Value) {
@@ -522,14 +606,9 @@ fn nullable_optionals(doc: &mut Value) {
     else {
         return;
     };
-    let types: std::collections::BTreeMap<String, Value> = schemas
+    let targets: std::collections::BTreeMap<String, Value> = schemas
         .iter()
-        .map(|(name, schema)| {
-            (
-                format!("#/components/schemas/{name}"),
-                schema["type"].clone(),
-            )
-        })
+        .map(|(name, schema)| (format!("#/components/schemas/{name}"), schema.clone()))
         .collect();
     for schema in schemas.values_mut() {
         let required: BTreeSet<String> = schema
@@ -548,10 +627,17 @@ fn nullable_optionals(doc: &mut Value) {
             }
             // In OpenAPI 3.0, siblings of `$ref` are ignored, and `nullable` needs a `type`.
             if let Some(reference) = property.get("$ref").and_then(Value::as_str) {
-                let ty = types.get(reference).cloned().unwrap_or(Value::Null);
-                *property = json!({ "type": ty, "allOf": [{ "$ref": reference }] });
-            } else if let Some(reference) = property["allOf"][0]["$ref"].as_str() {
-                property["type"] = types.get(reference).cloned().unwrap_or(Value::Null);
+                *property = json!({ "allOf": [{ "$ref": reference }] });
+            }
+            if let Some(reference) = property["allOf"][0]["$ref"].as_str() {
+                let target = &targets[reference];
+                property["type"] = target["type"].clone();
+                // A `null` the enum does not list would still be refused by its check.
+                if let Some(values) = target["enum"].as_array() {
+                    let mut values = values.clone();
+                    values.push(Value::Null);
+                    property["enum"] = Value::Array(values);
+                }
             }
             property["nullable"] = Value::Bool(true);
         }

@@ -24,6 +24,8 @@ use crate::time::now;
 pub const HEADER: &str = "idempotency-key";
 pub const REPLAYED_HEADER: &str = "Idempotent-Replayed";
 pub const MAX_KEY_CHARS: usize = 255;
+/// Visible ASCII, no spaces: what a key may hold, as the contract states it.
+pub const KEY_PATTERN: &str = "^[!-~]+$";
 const KEPT_FOR_HOURS: i64 = 24;
 
 pub struct Idempotency;
@@ -79,11 +81,14 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
         let Some(caller_key) = caller_key else {
             return self.pass(req).await;
         };
-        if key.is_empty() || key.chars().count() > MAX_KEY_CHARS {
+        if key.is_empty()
+            || key.chars().count() > MAX_KEY_CHARS
+            || !key.chars().all(|c| c.is_ascii_graphic())
+        {
             return Err(ApiError::malformed(
                 "Idempotency-Key",
-                "length",
-                "the key must have 1 to 255 characters",
+                "pattern",
+                "the key has 1 to 255 visible ASCII characters",
             ));
         }
 

@@ -137,7 +137,7 @@ impl ApiKeysApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<ApiKeyInfo>>> {
         if !caller.is_admin() && caller.role != Role::Organizer {

@@ -259,7 +259,8 @@ impl EventsApi {
         auth: OptionalApiKey,
         community_id: Query<Option<Uuid>>,
         status: Query<Option<EventStatus>>,
-        #[oai(validator(max_length = 64))] category: Query<Option<String>>,
+        #[oai(validator(max_length = 64, pattern = "^[^\\u0000-\\u001F\\u007F]*$"))]
+        category: Query<Option<String>>,
         /// Events starting at or after this time.
         from: Query<Option<DateTime<Utc>>>,
         /// Events starting before this time.
@@ -267,7 +268,7 @@ impl EventsApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Event>>> {
         let caller = auth.caller(req)?;

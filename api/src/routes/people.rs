@@ -330,12 +330,12 @@ impl PeopleApi {
         language: Query<Option<String>>,
         is_volunteer: Query<Option<bool>>,
         /// Part of the name or email, any case.
-        #[oai(validator(max_length = 200))]
+        #[oai(validator(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*$"))]
         q: Query<Option<String>>,
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Person>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;

@@ -353,7 +353,9 @@ impl ReportsApi {
         /// Language of station names; the community's default unless given.
         #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<HoursRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -376,7 +378,9 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<NewVolunteerRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -401,7 +405,9 @@ impl ReportsApi {
         /// Language of titles; the community's default unless given.
         #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         locale: Query<Option<String>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<EventRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -427,7 +433,9 @@ impl ReportsApi {
         to: Query<Option<DateTime<Utc>>>,
         /// `category` (default) or `nationality`.
         by: Query<Option<SatisfactionBy>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<SatisfactionRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -451,7 +459,9 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<NationalityRow>> {
         let scope = scope(&state.db, &caller, community_id.0, from.0, to.0, accept.0).await?;
         let mut rows = Vec::new();
@@ -471,7 +481,9 @@ impl ReportsApi {
         community_id: Query<Option<Uuid>>,
         from: Query<Option<DateTime<Utc>>>,
         to: Query<Option<DateTime<Utc>>>,
-        #[oai(name = "Accept", validator(max_length = 1000))] accept: Header<Option<String>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
     ) -> Result<ReportResponse<CareRow>> {
         let to_at = to.0.unwrap_or_else(crate::time::now);
         let from_at = from.0.unwrap_or(to_at - chrono::Duration::days(30));

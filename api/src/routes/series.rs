@@ -270,7 +270,7 @@ impl SeriesApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<ShiftSeries>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;

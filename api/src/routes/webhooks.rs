@@ -200,7 +200,7 @@ impl WebhooksApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Webhook>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
@@ -248,7 +248,7 @@ impl WebhooksApi {
         /// Page size, 1–200.
         limit: Query<Option<i64>>,
         /// From `next_cursor` of the previous page.
-        #[oai(validator(max_length = 512))]
+        #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
     ) -> Result<Json<Page<Delivery>>> {
         let hook = managed(&state, &caller, id.0).await?;

@@ -138,12 +138,16 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
     );
 }
 
+/// No key of the document is null (a nullable enum lists `null` among its values).
 #[test]
 fn the_document_holds_no_null() {
     fn walk(value: &Value, at: &str) {
         match value {
             Value::Null => panic!("null at {at}"),
-            Value::Object(map) => map.iter().for_each(|(k, v)| walk(v, &format!("{at}/{k}"))),
+            Value::Object(map) => map
+                .iter()
+                .filter(|(k, _)| *k != "enum")
+                .for_each(|(k, v)| walk(v, &format!("{at}/{k}"))),
             Value::Array(items) => items
                 .iter()
                 .enumerate()
@@ -603,6 +607,40 @@ async fn bounds_are_enforced_as_declared(backend: Backend) {
     app.get("/v1/care/due?within_days=31", admin)
         .await
         .expect_problem(400);
+    // Free text takes any language and line breaks, never control characters.
+    let notes = format!("/v1/shifts/{}", id(&shift));
+    let reply = app
+        .call(
+            Method::PATCH,
+            &notes,
+            admin,
+            Some(json!({"notes": "第一行\n\tsecond line 🎉"})),
+            &[],
+        )
+        .await
+        .expect(200);
+    assert_eq!(reply.body["notes"], "第一行\n\tsecond line 🎉");
+    let reply = app
+        .call(
+            Method::PATCH,
+            &notes,
+            admin,
+            Some(json!({"notes": "bell\u{7}"})),
+            &[],
+        )
+        .await
+        .expect_problem(400);
+    assert_eq!(reply.error_fields(), ["notes"]);
+    // An Idempotency-Key is visible ASCII.
+    app.call(
+        Method::POST,
+        "/v1/communities",
+        admin,
+        Some(json!({"slug": "k", "name": {"en": "K"}, "time_zone": "UTC", "default_locale": "en"})),
+        &[("Idempotency-Key", "has space")],
+    )
+    .await
+    .expect_problem(400);
     app.stop().await;
 }
 
