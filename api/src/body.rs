@@ -111,9 +111,6 @@ fn check_bounds(
             {
                 fail("pattern", "is not in the form the schema gives".to_owned());
             }
-            if text.chars().any(is_forbidden_control) {
-                fail("control", "must not hold control characters".to_owned());
-            }
         }
         Value::Number(number) => {
             let n = number.as_f64().unwrap_or_default();
@@ -156,15 +153,6 @@ fn check_bounds(
         _ => {}
     }
 }
-
-/// No text a client sends holds control characters, but for tabs and line breaks;
-/// the contract states it as [`FREE_TEXT_PATTERN`] on every free-text string.
-fn is_forbidden_control(c: char) -> bool {
-    c.is_ascii_control() && !matches!(c, '\t' | '\n' | '\r')
-}
-
-/// What free text may hold, as the contract writes it (ECMA and Rust regex alike).
-pub const FREE_TEXT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
 
 /// A bound declared on the type was not met. poem-openapi says which as
 /// "…field `notes` verification failed. maxLength(2000)…".

@@ -9,8 +9,7 @@
 //! - the summary is the operation id in words, the doc comment its description;
 //! - a create operation links to the operations on what it created;
 //! - what a webhook receives is a callback of `createWebhook`;
-//! - `format: date` for days, descriptions for the parameters every list shares;
-//! - free text in requests says what the server refuses in it (control characters).
+//! - `format: date` for days, descriptions for the parameters every list shares.
 
 use std::collections::BTreeSet;
 
@@ -207,7 +206,6 @@ fn complete(mut doc: Value) -> Value {
     }
     add_links(&mut doc);
     add_webhook_callback(&mut doc);
-    free_text_patterns(&mut doc);
     nullable_optionals(&mut doc);
     standard_formats(&mut doc);
     add_cors_header(&mut doc);
@@ -518,83 +516,6 @@ fn add_webhook_callback(doc: &mut Value) {
             },
         },
     });
-}
-
-/// Request strings with no other shape are free text: any language, no control
-/// characters but tabs and line breaks, as `crate::body` enforces.
-fn free_text_patterns(doc: &mut Value) {
-    let Some(schemas) = doc
-        .pointer("/components/schemas")
-        .and_then(Value::as_object)
-        .cloned()
-    else {
-        return;
-    };
-    // The schemas request bodies use, and those they refer to.
-    let mut pending: Vec<String> = Vec::new();
-    if let Some(paths) = doc["paths"].as_object() {
-        for item in paths.values().filter_map(Value::as_object) {
-            for operation in item.values() {
-                if let Some(content) = operation["requestBody"]["content"].as_object() {
-                    for media in content.values() {
-                        collect_refs(&media["schema"], &mut pending);
-                    }
-                }
-            }
-        }
-    }
-    let mut requests = BTreeSet::new();
-    while let Some(name) = pending.pop() {
-        if requests.insert(name.clone())
-            && let Some(schema) = schemas.get(&name)
-        {
-            collect_refs(schema, &mut pending);
-        }
-    }
-    for name in requests {
-        if let Some(schema) = doc.pointer_mut(&format!("/components/schemas/{name}")) {
-            add_free_text_pattern(schema);
-        }
-    }
-}
-
-fn collect_refs(value: &Value, found: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            if let Some(name) = map
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.strip_prefix("#/components/schemas/"))
-            {
-                found.push(name.to_owned());
-            }
-            map.values().for_each(|v| collect_refs(v, found));
-        }
-        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, found)),
-        _ => {}
-    }
-}
-
-fn add_free_text_pattern(value: &mut Value) {
-    let Some(map) = value.as_object_mut() else {
-        return;
-    };
-    let shaped = ["format", "pattern", "enum", "const"]
-        .iter()
-        .any(|key| map.contains_key(*key));
-    if map.get("type").and_then(Value::as_str) == Some("string") && !shaped {
-        map.insert("pattern".to_owned(), json!(crate::body::FREE_TEXT_PATTERN));
-    }
-    for key in ["properties", "items", "additionalProperties", "allOf"] {
-        match map.get_mut(key) {
-            Some(Value::Object(inner)) if key == "properties" => {
-                inner.values_mut().for_each(add_free_text_pattern);
-            }
-            Some(Value::Array(parts)) => parts.iter_mut().for_each(add_free_text_pattern),
-            Some(inner @ Value::Object(_)) => add_free_text_pattern(inner),
-            _ => {}
-        }
-    }
 }
 
 /// One rule for absent values: a property a client may leave out, and that has no
