@@ -159,6 +159,22 @@ fn the_document_holds_no_null() {
 }
 
 #[test]
+fn every_request_body_has_an_example() {
+    let spec = spec();
+    for (method, path, operation) in operations(&spec) {
+        if let Some(reference) =
+            operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            assert!(
+                spec["components"]["schemas"][name].get("example").is_some(),
+                "{method} {path}: {name} has no example"
+            );
+        }
+    }
+}
+
+#[test]
 fn info_servers_and_version() {
     let spec = spec();
     assert_eq!(spec["info"]["version"], env!("CARGO_PKG_VERSION"));
