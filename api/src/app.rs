@@ -11,7 +11,7 @@ use poem::middleware::{Cors, Tracing};
 use poem::web::Html;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
 
-use crate::contract::Contract;
+use crate::contract::contract;
 use crate::error::{body_limit, problem_responses};
 use crate::idempotency::Idempotency;
 use crate::routes;
@@ -20,7 +20,7 @@ use crate::state::AppState;
 /// The whole HTTP application: API, spec, docs, with CORS, body limit and problem errors.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
     let api = routes::service();
-    let contract = Arc::new(Contract::new());
+    let contract = contract();
     let (spec_json, spec_yaml) = (contract.json(), contract.yaml());
     // Swagger UI embeds the document it is built with: give it the completed one.
     let docs_html = api.swagger_ui_html().replace(&api.spec(), &spec_json);
@@ -49,28 +49,13 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         ])
         .expose_headers(["etag", "location", "retry-after", "idempotent-replayed"])
         .max_age(600);
-    let allowed = Arc::clone(&contract);
     Route::new()
         .nest("/", api)
-        .at(
-            "/openapi.json",
-            get(make_sync(move |_| {
-                Response::builder()
-                    .content_type("application/json")
-                    .body(spec_json.clone())
-            })),
-        )
-        .at(
-            "/openapi.yaml",
-            get(make_sync(move |_| {
-                Response::builder()
-                    .content_type("application/yaml")
-                    .body(spec_yaml.clone())
-            })),
-        )
+        .at("/openapi.json", document("application/json", spec_json))
+        .at("/openapi.yaml", document("application/yaml", spec_yaml))
         .at("/docs", get(make_sync(move |_| Html(docs_html.clone()))))
         .around(problem_responses)
-        .around(move |next, req| allow_methods(Arc::clone(&allowed), next, req))
+        .around(allow_methods)
         .with(Idempotency)
         .with(body_limit(state.settings.max_body_bytes))
         .with(cors)
@@ -79,21 +64,26 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .map_to_response()
 }
 
+/// Serves a fixed document.
+fn document(content_type: &'static str, body: String) -> impl Endpoint<Output = Response> {
+    get(make_sync(move |_| {
+        Response::builder()
+            .content_type(content_type)
+            .body(body.clone())
+    }))
+}
+
 /// The spec the API serves at `/openapi.yaml`; the committed `openapi.yaml` must equal it.
 pub fn spec_yaml() -> String {
-    Contract::new().yaml()
+    contract().yaml()
 }
 
 /// A 405 names the methods the path has (RFC 9110 `Allow`).
-async fn allow_methods<E: Endpoint>(
-    contract: Arc<Contract>,
-    next: E,
-    req: Request,
-) -> poem::Result<Response> {
+async fn allow_methods<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     let path = req.uri().path().to_owned();
     let mut response = next.call(req).await?.into_response();
     if response.status() == StatusCode::METHOD_NOT_ALLOWED
-        && let Some(methods) = contract.methods_of(&path)
+        && let Some(methods) = contract().methods_of(&path)
     {
         let allow = methods
             .iter()

@@ -9,15 +9,18 @@
 //! - the summary is the operation id in words, the doc comment its description;
 //! - a create operation links to the operations on what it created;
 //! - what a webhook receives is a callback of `createWebhook`;
-//! - `format: date` for days, descriptions for the parameters every list shares.
+//! - standard formats (`date`, `email`, `uri`) and the lengths of formatted strings;
+//! - descriptions for the parameters many operations share;
+//! - every response may carry `Access-Control-Allow-Origin`;
+//! - the server is relative: the deployment serving the document.
 
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 use poem::http::Method;
-use serde_json::{Map, Value, json};
-
 use poem_openapi::registry::Registry;
 use poem_openapi::types::Type;
+use serde_json::{Map, Value, json};
 
 use crate::idempotency;
 use crate::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
@@ -28,15 +31,19 @@ pub struct Contract {
     document: Value,
 }
 
-impl Contract {
-    pub fn new() -> Self {
+/// The contract, built once per process.
+pub fn contract() -> &'static Contract {
+    static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
         let generated: Value = serde_json::from_str(&crate::routes::service().spec())
             .expect("poem-openapi writes valid JSON");
-        Self {
+        Contract {
             document: complete(generated),
         }
-    }
+    });
+    &CONTRACT
+}
 
+impl Contract {
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(&self.document).expect("a JSON value serializes")
     }
@@ -62,12 +69,6 @@ impl Contract {
             .filter_map(|m| Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok())
             .collect();
         Some(methods)
-    }
-}
-
-impl Default for Contract {
-    fn default() -> Self {
-        Self::new()
     }
 }
 
@@ -395,6 +396,9 @@ fn describe_parameters(operation: &mut Value) {
             parameter["schema"]["minLength"] = json!(1);
             parameter["schema"]["pattern"] = json!("\\S");
         }
+        if let Some(example) = parameter_example(parameter) {
+            parameter["example"] = example;
+        }
         if parameter.get("description").is_some() {
             continue;
         }
@@ -422,6 +426,32 @@ fn describe_parameters(operation: &mut Value) {
         };
         parameter["description"] = Value::String(text.to_owned());
     }
+}
+
+/// An example for the parameters many operations share, consistent with the request
+/// bodies' examples (`routes::example_id`).
+fn parameter_example(parameter: &Value) -> Option<Value> {
+    use crate::routes::{example_id, example_time};
+    let example = match (parameter["in"].as_str()?, parameter["name"].as_str()?) {
+        ("query", "community_id") => json!(example_id(1)),
+        ("query", "station_id") => json!(example_id(2)),
+        ("path", "person_id") | ("query", "person_id") => json!(example_id(3)),
+        ("path", "plan_id") => json!(example_id(6)),
+        ("path", "id") => json!(example_id(4)),
+        ("path", "file") => json!(format!("{}.ics", example_id(2))),
+        ("path", "token") => {
+            json!("5f0e3c8a9b7d4e21a6c3f08b1d2e4a6c7b9d0e1f2a3b4c5d6e7f8091a2b3c4d5")
+        }
+        ("query", "limit") => json!(DEFAULT_LIMIT),
+        ("query", "from") => json!(example_time(0)),
+        ("query", "to") => json!(example_time(0) + chrono::Duration::days(7)),
+        ("query", "locale") => json!("zh-CN"),
+        ("header", "If-Match") => json!("\"1\""),
+        ("header", "Accept") => json!("text/csv"),
+        ("header", "Idempotency-Key") => json!("signup-2026-12-05-anna"),
+        _ => return None,
+    };
+    Some(example)
 }
 
 /// Links from each create operation to the operations on what it created, so a client

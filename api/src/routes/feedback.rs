@@ -115,7 +115,7 @@ impl FeedbackApi {
     async fn invitation(
         &self,
         state: poem::web::Data<&AppState>,
-        #[oai(validator(max_length = 128, pattern = "^[0-9a-f]+$"))] token: Path<String>,
+        #[oai(validator(max_length = 128))] token: Path<String>,
     ) -> Result<Json<FeedbackInvitation>> {
         let row = by_token(&state, &token.0).await?;
         let event = event::Entity::find_by_id(row.event_id)
@@ -155,7 +155,7 @@ impl FeedbackApi {
     async fn submit(
         &self,
         state: poem::web::Data<&AppState>,
-        #[oai(validator(max_length = 128, pattern = "^[0-9a-f]+$"))] token: Path<String>,
+        #[oai(validator(max_length = 128))] token: Path<String>,
         body: JsonBody<FeedbackSubmission>,
     ) -> Result<Json<FeedbackReceipt>> {
         let answer = body.0;

@@ -7,6 +7,7 @@ use super::Tag;
 use crate::state::AppState;
 
 #[derive(Object)]
+#[oai(example)]
 pub struct HealthStatus {
     /// `ok`, or what is wrong.
     pub status: String,
@@ -47,6 +48,14 @@ impl HealthApi {
                     status: "database unavailable".to_owned(),
                 }))
             }
+        }
+    }
+}
+
+impl poem_openapi::types::Example for HealthStatus {
+    fn example() -> Self {
+        Self {
+            status: "ok".to_owned(),
         }
     }
 }

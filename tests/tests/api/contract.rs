@@ -174,6 +174,33 @@ fn every_request_body_has_an_example() {
     }
 }
 
+/// Each operation shows an example: of its body, of a parameter, or of its answer.
+#[test]
+fn every_operation_has_an_example() {
+    let spec = spec();
+    let schemas = &spec["components"]["schemas"];
+    let has_example = |schema: &Value| {
+        schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .is_some_and(|name| schemas[name].get("example").is_some())
+    };
+    for (method, path, operation) in operations(&spec) {
+        let in_body =
+            has_example(&operation["requestBody"]["content"]["application/json"]["schema"]);
+        let in_parameters = operation["parameters"]
+            .as_array()
+            .is_some_and(|ps| ps.iter().any(|p| p.get("example").is_some()));
+        let in_answer = operation["responses"]["200"]["content"]
+            .as_object()
+            .is_some_and(|c| c.values().any(|m| has_example(&m["schema"])));
+        assert!(
+            in_body || in_parameters || in_answer,
+            "{method} {path} shows no example"
+        );
+    }
+}
+
 #[test]
 fn info_servers_and_version() {
     let spec = spec();
@@ -352,35 +379,13 @@ fn request_strings_arrays_and_integers_are_bounded() {
 
 async fn served_spec_parses_strictly(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let yaml = app
-        .client
-        .get(app.url("/openapi.yaml"))
-        .send()
-        .await
-        .unwrap();
-    let yaml = strict(&yaml.text().await.unwrap());
-    let json_text = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert_eq!(strict(&json_text), yaml, "JSON and YAML say the same");
-    let docs = app
-        .client
-        .get(app.url("/docs"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let yaml = strict(&app.get("/openapi.yaml", None).await.expect(200).text);
+    let json = strict(&app.get("/openapi.json", None).await.expect(200).text);
+    assert_eq!(json, yaml, "JSON and YAML say the same");
+    let docs = app.get("/docs", None).await.expect(200).text;
     assert!(
-        docs.contains("\"operationId\": \"listShifts\""),
-        "the docs show the whole contract"
+        docs.contains("Idempotent-Replayed") && docs.contains("#/components/responses/BadRequest"),
+        "the docs show the completed contract"
     );
     app.stop().await;
 }

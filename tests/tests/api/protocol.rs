@@ -187,15 +187,7 @@ async fn health_and_docs(backend: Backend) {
         app.get("/health/ready", None).await.expect(200).body,
         json!({"status": "ok"})
     );
-    let served = app
-        .client
-        .get(app.url("/openapi.yaml"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let served = app.get("/openapi.yaml", None).await.expect(200).text;
     assert_eq!(served, huashen_api::app::spec_yaml());
     let json_spec = app.get("/openapi.json", None).await.expect(200);
     assert_eq!(json_spec.body["info"]["title"], "Huashen");
