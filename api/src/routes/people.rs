@@ -347,11 +347,14 @@ impl PeopleApi {
             select = select.filter(person::Column::Nationality.eq(nationality.to_uppercase()));
         }
         if let Some(language) = language.0 {
-            let quoted = format!("%{}%", serde_json::Value::String(language));
+            // The tag, quoted as the JSON list stores it; its pattern already rules out
+            // `%` and `_`, and escaping keeps it so if the pattern ever widens.
+            let quoted = serde_json::Value::String(language).to_string();
+            let pattern = LikeExpr::new(format!("%{}%", escape_like(&quoted))).escape('\\');
             select = select.filter(
                 Expr::col(person::Column::Languages)
                     .cast_as(Alias::new("TEXT"))
-                    .like(quoted),
+                    .like(pattern),
             );
         }
         if let Some(is_volunteer) = is_volunteer.0 {
