@@ -2,6 +2,9 @@
 //! answered with a validation problem naming that field; then checked against the
 //! bounds the type declares (`#[oai(validator(...))]`), the same ones the contract shows.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+
 use poem::{FromRequest, Request, RequestBody};
 use poem_openapi::payload::{ParsePayload, Payload};
 use poem_openapi::registry::{MetaSchemaRef, Registry};
@@ -57,20 +60,54 @@ fn parse<T: DeserializeOwned + ParseFromJSON>(data: &[u8]) -> Result<T, ApiError
             err.into_inner(),
         )
     })?;
-    let mut registry = Registry::new();
-    T::register(&mut registry);
     let mut violations = Vec::new();
-    check_bounds(&json, &T::schema_ref(), &registry, None, &mut violations);
+    check_bounds(
+        &json,
+        &T::schema_ref(),
+        &schemas_of::<T>(),
+        None,
+        &mut violations,
+    );
     if !violations.is_empty() {
         return Err(ApiError::Malformed(violations));
     }
-    // Anything the walk above does not know (a pattern, say) is still enforced here.
+    // A validator the walk above does not know is still enforced here.
     T::parse_from_json(Some(json)).map_err(|err| out_of_bounds(&err.into_message()))?;
     Ok(value)
 }
 
+/// The schemas `T` refers to, registered once per type rather than once per request.
+fn schemas_of<T: Type>() -> Arc<Registry> {
+    static REGISTRIES: LazyLock<Mutex<HashMap<&'static str, Arc<Registry>>>> =
+        LazyLock::new(Mutex::default);
+    let mut registries = REGISTRIES.lock().unwrap_or_else(PoisonError::into_inner);
+    Arc::clone(
+        registries
+            .entry(std::any::type_name::<T>())
+            .or_insert_with(|| {
+                let mut registry = Registry::new();
+                T::register(&mut registry);
+                Arc::new(registry)
+            }),
+    )
+}
+
+/// Whether `text` matches `pattern`, compiling each pattern once.
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    static COMPILED: LazyLock<Mutex<HashMap<String, Option<regex::Regex>>>> =
+        LazyLock::new(Mutex::default);
+    let mut compiled = COMPILED.lock().unwrap_or_else(PoisonError::into_inner);
+    if !compiled.contains_key(pattern) {
+        compiled.insert(pattern.to_owned(), regex::Regex::new(pattern).ok());
+    }
+    compiled[pattern]
+        .as_ref()
+        .is_some_and(|re| re.is_match(text))
+}
+
 /// Collects every value in `value` outside the bounds `schema` declares: lengths,
-/// patterns, ranges and item counts, with the field's path (`name.en`, `languages[2]`).
+/// patterns, ranges, item and entry counts, unique items, with the field's path
+/// (`name.en`, `languages[2]`).
 fn check_bounds(
     value: &Value,
     schema: &MetaSchemaRef,
@@ -107,7 +144,7 @@ fn check_bounds(
                 fail("length", format!("must have at least {min} characters"));
             }
             if let Some(pattern) = &schema.pattern
-                && !regex::Regex::new(pattern).is_ok_and(|re| re.is_match(text))
+                && !matches_pattern(pattern, text)
             {
                 fail("pattern", "is not in the form the schema gives".to_owned());
             }
@@ -128,6 +165,14 @@ fn check_bounds(
             if let Some(min) = schema.min_items.filter(|min| items.len() < *min) {
                 fail("length", format!("must have at least {min} items"));
             }
+            if schema.unique_items == Some(true)
+                && items
+                    .iter()
+                    .enumerate()
+                    .any(|(i, a)| items[..i].contains(a))
+            {
+                fail("unique", "must not list an item twice".to_owned());
+            }
             if let Some(item_schema) = &schema.items {
                 for (i, item) in items.iter().enumerate() {
                     let item_path = format!("{field}[{i}]");
@@ -136,6 +181,12 @@ fn check_bounds(
             }
         }
         Value::Object(map) => {
+            if let Some(max) = schema.max_properties.filter(|max| map.len() > *max) {
+                fail("length", format!("must have at most {max} entries"));
+            }
+            if let Some(min) = schema.min_properties.filter(|min| map.len() < *min) {
+                fail("length", format!("must have at least {min} entries"));
+            }
             for (name, property) in &schema.properties {
                 if let Some(item) = map.get(*name) {
                     let item_path =

@@ -29,27 +29,44 @@ use crate::routes::webhooks::WebhookPayload;
 /// The finished contract, as served and as committed.
 pub struct Contract {
     document: Value,
+    json: String,
+    yaml: String,
+    docs_html: String,
 }
 
 /// The contract, built once per process.
 pub fn contract() -> &'static Contract {
     static CONTRACT: LazyLock<Contract> = LazyLock::new(|| {
-        let generated: Value = serde_json::from_str(&crate::routes::service().spec())
-            .expect("poem-openapi writes valid JSON");
+        let service = crate::routes::service();
+        let generated = service.spec();
+        let document =
+            complete(serde_json::from_str(&generated).expect("poem-openapi writes valid JSON"));
+        let json = serde_json::to_string_pretty(&document).expect("a JSON value serializes");
+        let yaml = serde_yaml::to_string(&document).expect("a JSON value serializes as YAML");
+        // Swagger UI embeds the document it is built with: give it the completed one.
+        let docs_html = service.swagger_ui_html().replace(&generated, &json);
         Contract {
-            document: complete(generated),
+            document,
+            json,
+            yaml,
+            docs_html,
         }
     });
     &CONTRACT
 }
 
 impl Contract {
-    pub fn json(&self) -> String {
-        serde_json::to_string_pretty(&self.document).expect("a JSON value serializes")
+    pub fn json(&self) -> &str {
+        &self.json
     }
 
-    pub fn yaml(&self) -> String {
-        serde_yaml::to_string(&self.document).expect("a JSON value serializes as YAML")
+    pub fn yaml(&self) -> &str {
+        &self.yaml
+    }
+
+    /// The interactive docs page, with the completed document in it.
+    pub fn docs_html(&self) -> &str {
+        &self.docs_html
     }
 
     /// The methods the contract has for the path template matching `path`, for `Allow`.
@@ -139,7 +156,7 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
 fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> {
     let parameters = operation["parameters"]
         .as_array()
-        .cloned()
+        .map(Vec::as_slice)
         .unwrap_or_default();
     let has_body = operation.get("requestBody").is_some();
     let secured = operation.get("security").is_some();
@@ -168,8 +185,8 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
         statuses.insert(409);
     }
     if method == "post" && secured {
-        // Idempotency: a key in use (409) or reused for another request (422).
-        statuses.extend([409, 422]);
+        // Idempotency: a key reused for another request (422); one in use is the 409 above.
+        statuses.insert(422);
     }
     if has_body {
         statuses.extend([413, 415]);
@@ -232,16 +249,13 @@ fn add_cors_header(doc: &mut Value) {
         },
     });
     let add = |response: &mut Value| {
-        if response.get("$ref").is_some() {
-            return;
+        if response.get("$ref").is_none() {
+            set_header(
+                response,
+                "Access-Control-Allow-Origin",
+                json!({ "$ref": "#/components/headers/Access-Control-Allow-Origin" }),
+            );
         }
-        let headers = response
-            .as_object_mut()
-            .expect("a response is an object")
-            .entry("headers")
-            .or_insert_with(|| json!({}));
-        headers["Access-Control-Allow-Origin"] =
-            json!({ "$ref": "#/components/headers/Access-Control-Allow-Origin" });
     };
     if let Some(shared) = doc
         .pointer_mut("/components/responses")
@@ -367,19 +381,26 @@ fn add_idempotency(operation: &mut Value) {
     if let Some(responses) = operation["responses"].as_object_mut() {
         for (status, response) in responses.iter_mut() {
             if status.starts_with('2') && response.get("$ref").is_none() {
-                let headers = response
-                    .as_object_mut()
-                    .expect("a response is an object")
-                    .entry("headers")
-                    .or_insert_with(|| json!({}));
-                headers[idempotency::REPLAYED_HEADER] = json!({
-                    "description": "`true` when this is the saved response to an earlier request \
-                                    with the same `Idempotency-Key`.",
-                    "schema": { "type": "string", "enum": ["true"] },
-                });
+                set_header(
+                    response,
+                    idempotency::REPLAYED_HEADER,
+                    json!({
+                        "description": "`true` when this is the saved response to an earlier \
+                                        request with the same `Idempotency-Key`.",
+                        "schema": { "type": "string", "enum": ["true"] },
+                    }),
+                );
             }
         }
     }
+}
+
+fn set_header(response: &mut Value, name: &str, header: Value) {
+    response
+        .as_object_mut()
+        .expect("a response is an object")
+        .entry("headers")
+        .or_insert_with(|| json!({}))[name] = header;
 }
 
 /// Descriptions and bounds for the parameters many operations share.
@@ -395,6 +416,16 @@ fn describe_parameters(operation: &mut Value) {
             // `check_if_match` refuses an empty or blank one.
             parameter["schema"]["minLength"] = json!(1);
             parameter["schema"]["pattern"] = json!("\\S");
+        }
+        if parameter["in"] == "query" && parameter["name"] == "limit" {
+            // What `PageRequest::new` accepts.
+            parameter["schema"] = json!({
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": MAX_LIMIT,
+                "default": DEFAULT_LIMIT,
+            });
         }
         if let Some(example) = parameter_example(parameter) {
             parameter["example"] = example;
@@ -557,9 +588,13 @@ fn nullable_optionals(doc: &mut Value) {
     else {
         return;
     };
+    // What a nullable reference needs of its target: its type and enum.
     let targets: std::collections::BTreeMap<String, Value> = schemas
         .iter()
-        .map(|(name, schema)| (format!("#/components/schemas/{name}"), schema.clone()))
+        .map(|(name, schema)| {
+            let shape = json!({ "type": schema["type"], "enum": schema["enum"] });
+            (format!("#/components/schemas/{name}"), shape)
+        })
         .collect();
     for schema in schemas.values_mut() {
         let required: BTreeSet<String> = schema
@@ -624,12 +659,12 @@ fn standard_formats(doc: &mut Value) {
             }
         }
     }
-    standard_dates_and_limits(doc);
+    standard_dates(doc);
 }
 
-/// `format: date` (RFC 3339 full-date) where poem-openapi writes `naive-date`, the
-/// lengths of formatted strings, and the page size's bounds.
-fn standard_dates_and_limits(value: &mut Value) {
+/// `format: date` (RFC 3339 full-date) where poem-openapi writes `naive-date`, and the
+/// lengths of formatted strings.
+fn standard_dates(value: &mut Value) {
     match value {
         Value::Object(map) => {
             if map.get("format").and_then(Value::as_str) == Some("naive-date") {
@@ -648,23 +683,9 @@ fn standard_dates_and_limits(value: &mut Value) {
             {
                 map.entry("maxLength").or_insert(json!(longest));
             }
-            if map.get("in").and_then(Value::as_str) == Some("query")
-                && map.get("name").and_then(Value::as_str) == Some("limit")
-            {
-                map.insert(
-                    "schema".to_owned(),
-                    json!({
-                        "type": "integer",
-                        "format": "int64",
-                        "minimum": 1,
-                        "maximum": MAX_LIMIT,
-                        "default": DEFAULT_LIMIT,
-                    }),
-                );
-            }
-            map.values_mut().for_each(standard_dates_and_limits);
+            map.values_mut().for_each(standard_dates);
         }
-        Value::Array(items) => items.iter_mut().for_each(standard_dates_and_limits),
+        Value::Array(items) => items.iter_mut().for_each(standard_dates),
         _ => {}
     }
 }

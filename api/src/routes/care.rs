@@ -324,7 +324,8 @@ impl CareApi {
             plan.version,
         )
         .await?;
-        Ok(Fetched::Ok(Json(next.clone().into()), etag(next.version)))
+        let tag = etag(next.version);
+        Ok(Fetched::Ok(Json(next.into()), tag))
     }
 
     /// End a care plan (organizers); its log stays.
@@ -477,16 +478,9 @@ impl CareApi {
         #[oai(validator(minimum(value = "0"), maximum(value = "30")))]
         within_days: Query<Option<i64>>,
     ) -> Result<Json<Vec<DueCare>>> {
-        let community_id = caller.list_scope(community_id.0)?;
         let within = Duration::days(within_days.0.unwrap_or(0));
-        let mut select = community::Entity::find().order_by_asc(community::Column::Id);
-        if let Some(id) = community_id {
-            select = select.filter(community::Column::Id.eq(id));
-        }
-        let communities = select.all(&state.db).await?;
-        if community_id.is_some() && communities.is_empty() {
-            return Err(ApiError::not_found("community"));
-        }
+        let (_, communities) =
+            super::communities::in_scope(&state.db, &caller, community_id.0).await?;
         // "Today" is each community's own.
         let mut plans = Vec::new();
         for community in communities {

@@ -8,7 +8,10 @@ use entities::json::LocalizedText;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, Set,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -95,6 +98,25 @@ fn tagged(model: community::Model) -> (Json<Community>, String) {
 }
 
 /// Loads a community the caller may read; others are 404 so their existence does not leak.
+/// The communities an overview covers: the one `requested` (404 if there is none), the
+/// caller's own, or for an admin who names none, every community, in a stable order.
+pub async fn in_scope(
+    db: &DatabaseConnection,
+    caller: &Caller,
+    requested: Option<Uuid>,
+) -> Result<(Option<Uuid>, Vec<community::Model>)> {
+    let community_id = caller.list_scope(requested)?;
+    let mut select = community::Entity::find().order_by_asc(community::Column::Id);
+    if let Some(id) = community_id {
+        select = select.filter(community::Column::Id.eq(id));
+    }
+    let communities = select.all(db).await?;
+    if community_id.is_some() && communities.is_empty() {
+        return Err(ApiError::not_found("community"));
+    }
+    Ok((community_id, communities))
+}
+
 async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<community::Model> {
     community::Entity::find_by_id(id)
         .one(&state.db)

@@ -16,7 +16,7 @@ use poem_openapi::payload::{Json, Payload, PlainText};
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -171,15 +171,8 @@ async fn scope(
     to: Option<DateTime<Utc>>,
     accept: Option<String>,
 ) -> Result<Scope> {
-    let community_id = caller.list_scope(community_id)?;
-    let mut select = community::Entity::find().order_by_asc(community::Column::Id);
-    if let Some(id) = community_id {
-        select = select.filter(community::Column::Id.eq(id));
-    }
-    let communities = select.all(db).await?;
-    if community_id.is_some() && communities.is_empty() {
-        return Err(ApiError::not_found("community"));
-    }
+    let (community_id, communities) =
+        super::communities::in_scope(db, caller, community_id).await?;
     let csv = accept.is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"));
     Ok(Scope {
         community_id,
@@ -498,7 +491,7 @@ impl ReportsApi {
         .await?;
         let mut rows = Vec::new();
         for part in scope.parts() {
-            rows.extend(care_rows(&state.db, &part).await?);
+            rows.extend(care_rows(&state.db, &part, from_at, to_at).await?);
         }
         scope.respond(rows)
     }
@@ -774,12 +767,13 @@ async fn community_rows(db: &DatabaseConnection, part: &Part<'_>) -> Result<Vec<
     Ok(rows)
 }
 
-async fn care_rows(db: &DatabaseConnection, part: &Part<'_>) -> Result<Vec<CareRow>> {
-    let (Some(from_at), Some(to_at)) = (part.from, part.to) else {
-        return Err(ApiError::Internal(anyhow::anyhow!(
-            "the care report has a period"
-        )));
-    };
+/// The care report always covers a period (the last 30 days unless given).
+async fn care_rows(
+    db: &DatabaseConnection,
+    part: &Part<'_>,
+    from_at: DateTime<Utc>,
+    to_at: DateTime<Utc>,
+) -> Result<Vec<CareRow>> {
     let zone = huashen_worker::format::zone(&part.community.time_zone);
     let (first_day, last_day) = (
         from_at.with_timezone(&zone).date_naive(),
