@@ -59,6 +59,11 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
             "/docs",
             document("text/html; charset=utf-8", contract.docs_html()),
         )
+        // The default target of the link in sign-in mails (`HUASHEN_SIGN_IN_URL`).
+        .at(
+            "/sign-in/:token",
+            document("text/html; charset=utf-8", SIGN_IN_PAGE),
+        )
         .around(problem_responses)
         .around(allow_methods)
         .with(Idempotency)
@@ -68,6 +73,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .with(Tracing)
         .map_to_response()
 }
+
+/// A page that signs in with the token in its URL once its button is pressed (a mail
+/// scanner opening the link uses nothing up).
+const SIGN_IN_PAGE: &str = include_str!("sign_in_page.html");
 
 /// Serves a fixed document.
 fn document(content_type: &'static str, body: &'static str) -> impl Endpoint<Output = Response> {

@@ -2,15 +2,19 @@
 //!
 //! A key is a random secret shown once; only its SHA-256 hash is stored. Roles:
 //! admin (everything), organizer (one community), volunteer (read its community, act
-//! only for its own person).
+//! only for its own person). A session key is the same kind of key, made when a
+//! person signs in by email: bound to that person, and expiring.
 
-use entities::api_key;
+use chrono::{DateTime, Duration, Utc};
+use entities::{api_key, person};
 use entities::enums::Role;
 use entities::token;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -26,6 +30,8 @@ pub struct Caller {
     pub role: Role,
     pub community_id: Option<Uuid>,
     pub person_id: Option<Uuid>,
+    /// Set for session keys.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl Caller {
@@ -122,7 +128,7 @@ impl OptionalApiKey {
     }
 }
 
-/// The live (not revoked) key whose secret is `secret`.
+/// The live (neither revoked nor expired) key whose secret is `secret`.
 pub async fn find_key(
     db: &impl ConnectionTrait,
     secret: &str,
@@ -130,6 +136,11 @@ pub async fn find_key(
     Ok(api_key::Entity::find()
         .filter(api_key::Column::SecretHash.eq(token::hash_token(secret)))
         .filter(api_key::Column::RevokedAt.is_null())
+        .filter(
+            Condition::any()
+                .add(api_key::Column::ExpiresAt.is_null())
+                .add(api_key::Column::ExpiresAt.gt(now())),
+        )
         .one(db)
         .await?)
 }
@@ -146,6 +157,7 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
         role: key.role,
         community_id: key.community_id,
         person_id: key.person_id,
+        expires_at: key.expires_at,
     })
 }
 
@@ -242,6 +254,40 @@ pub async fn create_key(
             "no such community",
         ));
     }
+    store_key(db, name, role, community_id, person_id, None).await
+}
+
+/// A session for `person`, who just proved their address: a volunteer key, or an
+/// organizer key for people who organize, that expires after `lifetime`.
+pub async fn create_session(
+    db: &impl ConnectionTrait,
+    person: &person::Model,
+    lifetime: Duration,
+) -> Result<(api_key::Model, String), ApiError> {
+    let role = if person.is_organizer {
+        Role::Organizer
+    } else {
+        Role::Volunteer
+    };
+    store_key(
+        db,
+        "session".to_owned(),
+        role,
+        Some(person.community_id),
+        Some(person.id),
+        Some(now() + lifetime),
+    )
+    .await
+}
+
+async fn store_key(
+    db: &impl ConnectionTrait,
+    name: String,
+    role: Role,
+    community_id: Option<Uuid>,
+    person_id: Option<Uuid>,
+    expires_at: Option<DateTime<Utc>>,
+) -> Result<(api_key::Model, String), ApiError> {
     let secret = new_secret();
     let model = api_key::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -253,6 +299,7 @@ pub async fn create_key(
         person_id: Set(person_id),
         created_at: Set(now()),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
     }
     .insert(db)
     .await?;

@@ -100,7 +100,9 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         401,
         "Unauthorized",
-        "No API key, or an unknown or revoked one. Sent before anything else is looked at.",
+        "No API key, or an unknown, revoked or expired one; sent before anything else is \
+         looked at. For `verifySignIn` and `verifyMyEmail`: the code or link is wrong, used \
+         or expired.",
     ),
     (
         403,
@@ -141,6 +143,12 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
          reuses an `Idempotency-Key` for another request; `errors` lists each field.",
     ),
     (
+        429,
+        "TooManyRequests",
+        "An abuse limit was reached (per address or per client); nothing was done, no mail \
+         sent. Retry after `Retry-After` seconds.",
+    ),
+    (
         500,
         "InternalError",
         "An unexpected failure; details are in the server log, never in the response.",
@@ -150,6 +158,15 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "Unavailable",
         "The database is contended or unreachable; retry after `Retry-After` seconds.",
     ),
+];
+
+/// Operations open to abuse, counted per address and per client (`crate::limits`).
+const RATE_LIMITED: [&str; 5] = [
+    "requestSignIn",
+    "verifySignIn",
+    "applyToCommunity",
+    "changeMyEmail",
+    "verifyMyEmail",
 ];
 
 /// The error statuses an operation can answer, from its shape.
@@ -196,6 +213,14 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     }
     if path.contains("{token}") {
         statuses.insert(410);
+    }
+    let id = operation["operationId"].as_str().unwrap_or_default();
+    if RATE_LIMITED.contains(&id) {
+        statuses.insert(429);
+    }
+    if id == "verifySignIn" {
+        // A wrong code, though no key is needed.
+        statuses.insert(401);
     }
     statuses
 }
@@ -320,7 +345,7 @@ fn add_problem_responses(doc: &mut Value) {
                 crate::error::PROBLEM_JSON: { "schema": { "$ref": "#/components/schemas/Problem" } }
             },
         });
-        if *status == 503 {
+        if matches!(status, 429 | 503) {
             response["headers"] = json!({
                 "Retry-After": {
                     "description": "Seconds to wait before retrying.",

@@ -50,12 +50,23 @@ struct Rota {
     skills: &'static [&'static str],
 }
 
-/// Seeds the demo once. Returns the secret of the demo admin key when it seeded,
-/// `None` when the community was already there.
+/// What a freshly seeded demo offers to try.
+pub struct Seeded {
+    /// The secret of the demo admin key.
+    pub admin_key: String,
+    pub community_id: Uuid,
+    /// A resident volunteer to sign in as by email (the code lands in the outbox).
+    pub sign_in_email: &'static str,
+}
+
+/// The volunteer the demo suggests signing in as.
+const SIGN_IN_EMAIL: &str = "anna.mueller@example.de";
+
+/// Seeds the demo once; `None` when the community was already there.
 ///
 /// # Errors
 /// Database errors; nothing is written unless everything is.
-pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
+pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<Seeded>> {
     let exists = community::Entity::find()
         .filter(community::Column::Slug.eq(DEMO_SLUG))
         .one(db)
@@ -74,6 +85,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
         time_zone: "Asia/Shanghai".to_owned(),
         default_locale: "zh-CN".to_owned(),
         reminder_lead_minutes: 24 * 60,
+        volunteer_approval: entities::enums::VolunteerApproval::Automatic,
         created_at: now,
         updated_at: now,
         version: 1,
@@ -335,7 +347,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
         ),
         (
             "Anna Müller",
-            "anna.mueller@example.de",
+            SIGN_IN_EMAIL,
             "DE",
             "de",
             date(1998, 1, 25),
@@ -378,6 +390,10 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
             notify_feedback: true,
             erased_at: None,
             calendar_token_hash: None,
+            status: entities::enums::PersonStatus::Active,
+            email_verified_at: None,
+            consent_version: None,
+            consent_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -509,7 +525,11 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<String>> {
     .await
     .map_err(|e| anyhow::anyhow!("creating the demo admin key: {e}"))?;
     txn.commit().await?;
-    Ok(Some(secret))
+    Ok(Some(Seeded {
+        admin_key: secret,
+        community_id,
+        sign_in_email: SIGN_IN_EMAIL,
+    }))
 }
 
 /// Last week, so the reports have something to show: two patrols at the volunteer

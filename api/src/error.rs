@@ -63,6 +63,10 @@ pub enum ApiError {
     BadRequest(String),
     #[error("a valid API key is required")]
     Unauthorized,
+    /// A sign-in code or link that is wrong, used, expired or dead after too many
+    /// wrong tries; which of these is not said.
+    #[error("the code or link is wrong, used or expired; ask for a new one")]
+    CodeRejected,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -81,6 +85,9 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     Unprocessable(String),
+    /// An abuse limit was reached; the caller may try again after `retry_after` seconds.
+    #[error("too many requests; try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     /// The database stayed contended (deadlock, lock timeout) after retries.
     #[error("the service is busy; retry the request")]
     Busy,
@@ -131,13 +138,14 @@ impl ApiError {
         match self {
             Self::Malformed(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::CodeRejected => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Duplicate | Self::Referenced => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -152,6 +160,7 @@ impl ApiError {
         let kind = match self {
             Self::Malformed(_) => "malformed",
             Self::Validation(_) => "validation",
+            Self::CodeRejected => "code-rejected",
             _ => slug(status),
         };
         Problem {
@@ -177,6 +186,7 @@ fn slug(status: StatusCode) -> &'static str {
         413 => "payload-too-large",
         415 => "unsupported-media-type",
         422 => "unprocessable",
+        429 => "too-many-requests",
         503 => "busy",
         _ if status.is_server_error() => "internal",
         _ => "error",
@@ -219,17 +229,21 @@ impl From<anyhow::Error> for ApiError {
 }
 
 /// Seconds a client waits before retrying a 503.
-const RETRY_AFTER_SECS: &str = "1";
+const BUSY_RETRY_AFTER_SECS: u64 = 1;
 
-fn problem_response(problem: &Problem) -> Response {
+fn problem_response(problem: &Problem, retry_after: Option<u64>) -> Response {
     let body =
         serde_json::to_vec(&poem_openapi::types::ToJSON::to_json(problem)).unwrap_or_default();
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = Response::builder()
         .status(status)
         .content_type(PROBLEM_JSON);
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response = response.header(poem::http::header::RETRY_AFTER, RETRY_AFTER_SECS);
+    let retry_after = match status {
+        StatusCode::SERVICE_UNAVAILABLE => Some(BUSY_RETRY_AFTER_SECS),
+        _ => retry_after,
+    };
+    if let Some(seconds) = retry_after {
+        response = response.header(poem::http::header::RETRY_AFTER, seconds.to_string());
     }
     response.body(body)
 }
@@ -243,7 +257,11 @@ impl poem::error::ResponseError for ApiError {
         if let Self::Internal(err) = self {
             tracing::error!(error = ?err, "request failed");
         }
-        problem_response(&self.problem())
+        let retry_after = match self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        problem_response(&self.problem(), retry_after)
     }
 }
 
@@ -295,7 +313,7 @@ pub fn error_response(err: poem::Error) -> Response {
         status: status.as_u16(),
         detail,
         errors: None,
-    })
+    }, None)
 }
 
 /// Refuses bodies over `max_bytes` with 413, whether or not they declare their length.

@@ -1,13 +1,13 @@
 //! `huashen`: serve the API, migrate, seed the demo, create API keys.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use entities::enums::Role;
 use huashen_api::auth::{NewKey, create_key};
 use huashen_api::db::{DEFAULT_DATABASE_URL, connect_and_migrate, redact};
+use huashen_api::limits::Limits;
 use huashen_api::state::{AppState, Settings};
 use huashen_api::{app, demo};
 use huashen_worker::config::MailArgs;
@@ -64,6 +64,22 @@ struct ServeArgs {
     /// Volunteers may cancel their own sign-up until this many minutes before the shift.
     #[arg(long, env = "HUASHEN_SELF_CANCEL_LEAD_MINUTES", default_value_t = 180)]
     self_cancel_lead_minutes: i64,
+    /// Days a session from an emailed sign-in code lasts.
+    #[arg(long, env = "HUASHEN_SESSION_DAYS", default_value_t = 30)]
+    session_days: i64,
+    /// Sign-in, application and new-address mails per address per hour.
+    #[arg(long, env = "HUASHEN_LIMIT_MAILS_PER_EMAIL_HOUR", default_value_t = 5)]
+    limit_mails_per_email_hour: u32,
+    /// Codes tried per address per hour.
+    #[arg(long, env = "HUASHEN_LIMIT_VERIFICATIONS_PER_EMAIL_HOUR", default_value_t = 25)]
+    limit_verifications_per_email_hour: u32,
+    /// Requests to sign-in, verification and applications per client address per minute.
+    #[arg(long, env = "HUASHEN_LIMIT_REQUESTS_PER_IP_MINUTE", default_value_t = 20)]
+    limit_requests_per_ip_minute: u32,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client,
+    /// comma-separated; without them the peer address is the client.
+    #[arg(long, env = "HUASHEN_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 #[derive(clap::Args)]
@@ -160,15 +176,24 @@ async fn main() -> anyhow::Result<()> {
                     jobs::run(worker, &schedule, stopped).await
                 }))
             };
-            let state = AppState {
+            let state = AppState::new(
                 db,
-                settings: Arc::new(Settings {
+                Settings {
                     cors_origins: args.cors_origins,
                     max_body_bytes: args.max_body_bytes,
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                     webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
-                }),
-            };
+                    session_lifetime: chrono::Duration::days(args.session_days.max(1)),
+                    limits: Limits {
+                        mails_per_email_per_hour: args.limit_mails_per_email_hour,
+                        verifications_per_email_per_hour: args
+                            .limit_verifications_per_email_hour,
+                        requests_per_ip_per_minute: args.limit_requests_per_ip_minute,
+                    },
+                    trusted_proxies: args.trusted_proxies,
+                },
+            )
+            .await?;
             tokio::spawn(async move {
                 shutdown_signal().await;
                 let _ = stop.send(true);
@@ -185,9 +210,14 @@ async fn main() -> anyhow::Result<()> {
 
 async fn seed(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     match demo::seed(db).await? {
-        Some(secret) => {
-            println!("seeded the Huashenmiao demo community; its admin key:");
-            println!("{secret}");
+        Some(seeded) => {
+            println!(
+                "seeded the Huashenmiao demo community {}; sign in as a volunteer with \
+                 POST /v1/sign-in {{\"community_id\": \"{}\", \"email\": \"{}\"}} \
+                 (the code is in the outbox); its admin key:",
+                seeded.community_id, seeded.community_id, seeded.sign_in_email
+            );
+            println!("{}", seeded.admin_key);
         }
         None => println!("the Huashenmiao demo community is already there"),
     }

@@ -3,14 +3,14 @@
 //! Erasure anonymises rather than deletes, so volunteer hours and attendance totals
 //! stay right: the person's row keeps its id and its sign-ups, but loses every
 //! personal detail; upcoming places are given up (moving the waitlists on),
-//! feedback is detached from them, their keys and feedback links stop working and
-//! mail still queued for them is skipped. Each export and erasure is audited.
+//! feedback is detached from them, their keys, sessions, codes and feedback links
+//! stop working and mail still queued for them is skipped. Each export and erasure is audited.
 
 use chrono::{DateTime, Utc};
-use entities::enums::{NotificationStatus, RegistrationStatus, SignupStatus};
+use entities::enums::{NotificationStatus, PersonStatus, RegistrationStatus, SignupStatus};
 use entities::json::TagList;
 use entities::{
-    api_key, audit_entry, event, event_registration, feedback, notification, person, shift,
+    api_key, audit_entry, email_challenge, event, event_registration, feedback, notification, person, shift,
     shift_signup,
 };
 use sea_orm::sea_query::Expr;
@@ -169,6 +169,10 @@ pub async fn erase(
         .filter(api_key::Column::RevokedAt.is_null())
         .exec(&txn)
         .await?;
+    email_challenge::Entity::delete_many()
+        .filter(email_challenge::Column::PersonId.eq(person.id))
+        .exec(&txn)
+        .await?;
     notification::Entity::update_many()
         .col_expr(
             notification::Column::Status,
@@ -201,6 +205,8 @@ pub async fn erase(
     active.notify_birthday = Set(false);
     active.notify_feedback = Set(false);
     active.erased_at = Set(Some(now));
+    // Nothing awaits approval any more.
+    active.status = Set(PersonStatus::Active);
     active.calendar_token_hash = Set(None);
     active.updated_at = Set(now);
     active.version = Set(person.version + 1);

@@ -7,7 +7,7 @@
 //! both pass the overlap check.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::enums::{ShiftStatus, SignupStatus};
+use entities::enums::{PersonStatus, ShiftStatus, SignupStatus};
 use entities::{person, shift, shift_signup};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
@@ -194,8 +194,8 @@ pub async fn check_reschedule(
 /// Signs `person_id` up for `shift_id`: confirmed while places remain, else waitlisted.
 ///
 /// # Errors
-/// 404 unknown shift; 403 not allowed to act for the person; 422 the person is not a
-/// volunteer of the shift's community; 409 the shift is cancelled or has started, the
+/// 404 unknown shift; 403 not allowed to act for the person, or the person awaits
+/// approval; 422 the person is not a volunteer of the shift's community; 409 the shift is cancelled or has started, the
 /// person is already signed up, or holds an overlapping confirmed shift.
 pub async fn sign_up(
     db: &DatabaseConnection,
@@ -225,6 +225,12 @@ async fn sign_up_once(
         .ok_or_else(|| {
             ApiError::Unprocessable("no such person in the shift's community".to_owned())
         })?;
+    if person.status != PersonStatus::Active {
+        return Err(ApiError::forbidden(
+            "this volunteer's application awaits an organizer's approval (or the address \
+             is not yet confirmed); sign-ups open once it is approved",
+        ));
+    }
     if !person.is_volunteer {
         return Err(ApiError::Unprocessable(
             "the person is not a volunteer".to_owned(),

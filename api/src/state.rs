@@ -1,13 +1,30 @@
 //! What every request handler shares.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use huashen_worker::jobs::MailQueue;
 use sea_orm::DatabaseConnection;
+
+use crate::limits::Limits;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub settings: Arc<Settings>,
+    /// For mail that goes out at once (sign-in codes) instead of at the next planning run.
+    pub mail: MailQueue,
+}
+
+impl AppState {
+    /// The state over `db`, with the mail queue opened there.
+    pub async fn new(db: DatabaseConnection, settings: Settings) -> anyhow::Result<Self> {
+        Ok(Self {
+            mail: MailQueue::open(&db).await?,
+            db,
+            settings: Arc::new(settings),
+        })
+    }
 }
 
 /// Settings of the HTTP service.
@@ -21,6 +38,12 @@ pub struct Settings {
     pub self_cancel_lead: chrono::Duration,
     /// Webhook target hosts allowed even in loopback or private ranges.
     pub webhook_allowed_hosts: Vec<String>,
+    /// How long a session key from an emailed code works.
+    pub session_lifetime: chrono::Duration,
+    /// Abuse limits on sign-in, verification and applications.
+    pub limits: Limits,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 impl Default for Settings {
@@ -30,6 +53,9 @@ impl Default for Settings {
             max_body_bytes: 1024 * 1024,
             self_cancel_lead: chrono::Duration::hours(3),
             webhook_allowed_hosts: Vec::new(),
+            session_lifetime: chrono::Duration::days(30),
+            limits: Limits::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }

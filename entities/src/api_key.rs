@@ -1,4 +1,5 @@
-//! An API key: a random secret, stored only as its SHA-256 hash, with a role.
+//! An API key or a session key: a random secret, stored only as its SHA-256 hash,
+//! with a role.
 
 use sea_orm::entity::prelude::*;
 
@@ -21,6 +22,8 @@ pub struct Model {
     pub person_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// Set for session keys (a person signed in by email); unset keys do not expire.
+    pub expires_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::VolunteerApproval;
 use crate::json::LocalizedText;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -16,6 +17,8 @@ pub struct Model {
     pub default_locale: String,
     /// How long before a shift or event its reminder goes out.
     pub reminder_lead_minutes: i32,
+    /// Whether volunteers who apply themselves may sign up at once or wait for an organizer.
+    pub volunteer_approval: VolunteerApproval,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Bumped on every change; the resource's ETag.

@@ -5,7 +5,7 @@ use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
 macro_rules! string_enum {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident = $value:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum, Enum, Serialize, Deserialize)]
         #[sea_orm(rs_type = "String", db_type = "String(StringLen::N(32))")]
@@ -13,6 +13,7 @@ macro_rules! string_enum {
         #[serde(rename_all = "snake_case")]
         pub enum $name {
             $(
+                $(#[$vmeta])*
                 #[sea_orm(string_value = $value)]
                 #[oai(rename = $value)]
                 #[serde(rename = $value)]
@@ -141,6 +142,9 @@ string_enum!(
         EventCancelled = "event_cancelled",
         CareDue = "care_due",
         Digest = "digest",
+        SignIn = "sign_in",
+        VerifyEmail = "verify_email",
+        VolunteerApproved = "volunteer_approved",
     }
 );
 
@@ -157,5 +161,39 @@ string_enum!(
         EventCancelled = "event.cancelled",
         ShiftCancelled = "shift.cancelled",
         FeedbackSubmitted = "feedback.submitted",
+    }
+);
+
+string_enum!(
+    /// Whether a person may act as a volunteer yet.
+    PersonStatus {
+        Active = "active",
+        /// Applied themselves and has not yet confirmed their address: gets no mail
+        /// but the code that confirms it.
+        Unverified = "unverified",
+        /// Applied as a volunteer where an organizer approves volunteers, and waits.
+        Pending = "pending",
+    }
+);
+
+string_enum!(
+    /// Who lets a volunteer who applied themselves sign up for shifts.
+    VolunteerApproval {
+        /// At once.
+        Automatic = "automatic",
+        /// An organizer, in `POST /v1/people/{id}/approve`.
+        Organizer = "organizer",
+    }
+);
+
+string_enum!(
+    /// What an emailed one-time code proves.
+    ChallengePurpose {
+        /// The person may sign in.
+        SignIn = "sign_in",
+        /// The applicant owns the address (and is signed in).
+        VerifyEmail = "verify_email",
+        /// The person owns the new address they asked to change to.
+        ChangeEmail = "change_email",
     }
 );

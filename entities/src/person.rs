@@ -2,6 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::enums::PersonStatus;
 use crate::json::TagList;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -39,6 +40,14 @@ pub struct Model {
     pub erased_at: Option<DateTimeUtc>,
     /// SHA-256 of the secret in the person's calendar feed URL; empty when revoked.
     pub calendar_token_hash: Option<String>,
+    /// `pending` while an applicant volunteer awaits an organizer's approval.
+    pub status: PersonStatus,
+    /// When the person proved the address is theirs (an emailed code); unset for
+    /// applicants who have not yet.
+    pub email_verified_at: Option<DateTimeUtc>,
+    /// The version of the consent text the person accepted when applying, and when.
+    pub consent_version: Option<String>,
+    pub consent_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub version: i32,

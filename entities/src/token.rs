@@ -1,7 +1,7 @@
-//! One-time secrets (API keys, feedback links, calendar feeds): random, and stored
+//! One-time secrets (API keys, sessions, sign-in codes, feedback links, calendar feeds): random, and stored
 //! only as their SHA-256, so the database never holds a usable secret.
 
-use rand::RngCore;
+use rand::{Rng, RngCore};
 use sha2::{Digest, Sha256};
 
 /// `bytes` random bytes, in hex.
@@ -9,6 +9,17 @@ pub fn new_token(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut buffer);
     hex(&buffer)
+}
+
+/// A one-time code to type: six random digits.
+pub fn new_code() -> String {
+    format!("{:06}", rand::rng().random_range(0..1_000_000u32))
+}
+
+/// What is stored for the code `code` of the challenge `salt`: codes are short, so the
+/// hash is bound to the challenge it was made for.
+pub fn hash_code(salt: &str, code: &str) -> String {
+    hash_token(&format!("{salt}:{code}"))
 }
 
 /// What is stored for `token`: its SHA-256, in hex.

@@ -11,6 +11,7 @@ mod m20261128_000004_shift_series;
 mod m20261128_000005_calendar_tokens;
 mod m20261128_000006_care;
 mod m20261128_000007_webhooks;
+mod m20261128_000008_self_service;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_calendar_tokens::Migration),
             Box::new(m20261128_000006_care::Migration),
             Box::new(m20261128_000007_webhooks::Migration),
+            Box::new(m20261128_000008_self_service::Migration),
         ]
     }
 }

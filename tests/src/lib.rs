@@ -10,7 +10,6 @@ pub mod receiver;
 pub mod smtp;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use entities::enums::Role;
 use huashen_api::auth::{NewKey, create_key};
@@ -223,10 +222,9 @@ impl TestApp {
             .await
             .expect("binding port 0");
         let base_url = format!("http://{}", listener.local_addr().expect("local address"));
-        let state = AppState {
-            db: db.clone(),
-            settings: Arc::new(settings),
-        };
+        let state = AppState::new(db.clone(), settings)
+            .await
+            .expect("opening the mail queue");
         let (shutdown, stop) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             huashen_api::app::serve(listener, state, async {
@@ -492,6 +490,10 @@ impl TestApp {
                 notify_feedback: true,
                 erased_at: None,
                 calendar_token_hash: None,
+                status: entities::enums::PersonStatus::Active,
+                email_verified_at: None,
+                consent_version: None,
+                consent_at: None,
                 created_at: now,
                 updated_at: now,
                 version: 1,
@@ -516,6 +518,7 @@ impl TestApp {
             mail_from: "Huashenmiao <office@huashenmiao.example.cn>".to_owned(),
             public_base_url: "https://portal.example.cn".to_owned(),
             feedback_url: None,
+            sign_in_url: None,
             outbox_dir: std::env::temp_dir(),
             smtp_timeout_secs: 1,
             lease_secs: 60,

@@ -24,6 +24,11 @@ pub struct MailArgs {
     /// `<PUBLIC_BASE_URL>/v1/feedback/{token}`.
     #[arg(long, env = "HUASHEN_FEEDBACK_URL")]
     pub feedback_url: Option<String>,
+    /// The sign-in link in sign-in and verification mails, with `{token}` for the
+    /// one-time token: a front-end's page that posts it to `/v1/sign-in/verify`.
+    /// Default `<PUBLIC_BASE_URL>/sign-in/{token}`, a page Huashen serves.
+    #[arg(long, env = "HUASHEN_SIGN_IN_URL")]
+    pub sign_in_url: Option<String>,
     /// Where mail goes when there is no SMTP_URL.
     #[arg(long, env = "HUASHEN_OUTBOX_DIR", default_value = "./data/outbox")]
     pub outbox_dir: PathBuf,
@@ -50,12 +55,17 @@ impl MailArgs {
             anyhow::anyhow!("MAIL_FROM `{}` is not an address: {e}", self.mail_from)
         })?;
         let mut settings = MailSettings::new(from, &self.public_base_url);
-        if let Some(url) = &self.feedback_url {
-            anyhow::ensure!(
-                url.contains("{token}"),
-                "HUASHEN_FEEDBACK_URL needs a `{{token}}` placeholder"
-            );
-            settings.feedback_url = url.clone();
+        for (given, setting, name) in [
+            (&self.feedback_url, &mut settings.feedback_url, "HUASHEN_FEEDBACK_URL"),
+            (&self.sign_in_url, &mut settings.sign_in_url, "HUASHEN_SIGN_IN_URL"),
+        ] {
+            if let Some(url) = given {
+                anyhow::ensure!(
+                    url.contains("{token}"),
+                    "{name} needs a `{{token}}` placeholder"
+                );
+                setting.clone_from(url);
+            }
         }
         settings.lease = chrono::Duration::seconds(self.lease_secs.max(1) as i64);
         settings.webhook_allowed_hosts = self.webhook_allowed_hosts.clone();

@@ -1,11 +1,11 @@
 //! What the daily organizer digest says: understaffed shifts ahead, yesterday's
-//! no-shows, and new sign-ups.
+//! no-shows, new sign-ups, overdue care and volunteers awaiting approval.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use entities::enums::{RegistrationStatus, ShiftStatus, SignupStatus};
+use entities::enums::{PersonStatus, RegistrationStatus, ShiftStatus, SignupStatus};
 use entities::{
     care_plan, community, event, event_registration, person, shift, shift_signup, station,
 };
@@ -45,6 +45,12 @@ struct NewSignup {
     name: String,
     activity: String,
     starts_at: String,
+}
+
+#[derive(Serialize)]
+struct PendingVolunteer {
+    name: String,
+    applied_on: String,
 }
 
 /// The digest's variables for `community`, as of `at` (08:00 community time).
@@ -188,8 +194,25 @@ pub async fn contents(
         })
         .collect();
 
+    let pending_volunteers: Vec<PendingVolunteer> = person::Entity::find()
+        .filter(person::Column::CommunityId.eq(community.id))
+        .filter(person::Column::Status.eq(PersonStatus::Pending))
+        .order_by_asc(person::Column::CreatedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| PendingVolunteer {
+            name: p.full_name,
+            applied_on: date(p.created_at.with_timezone(&zone).date_naive(), locale),
+        })
+        .collect();
+
     Ok(vec![
         ("date", date(today, locale).into()),
+        (
+            "pending_volunteers",
+            Value::from_serialize(&pending_volunteers),
+        ),
         ("overdue_care", Value::from_serialize(&overdue_care)),
         ("understaffed", Value::from_serialize(&understaffed)),
         ("no_shows", Value::from_serialize(&no_shows)),

@@ -17,7 +17,7 @@ use apalis_cron::{CronScheduler, Tick};
 use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use chrono::Utc;
-use sea_orm::DbBackend;
+use sea_orm::{DatabaseConnection, DbBackend};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -35,25 +35,27 @@ const JOB_ATTEMPTS: usize = 3;
 /// How often an idle mail worker looks for new jobs.
 const POLL: Duration = Duration::from_secs(1);
 
-/// The `mail` queue on whichever database Huashen uses.
+/// The `mail` queue on whichever database Huashen uses. The api pushes to it too, for
+/// mail that must go out at once rather than at the next planning run.
 #[derive(Clone)]
-enum MailQueue {
+pub enum MailQueue {
     Sqlite(SqliteStorage<SendMail>),
     Postgres(PostgresStorage<SendMail>),
 }
 
 impl MailQueue {
-    async fn open(worker: &Worker) -> anyhow::Result<Self> {
-        match worker.db.get_database_backend() {
+    /// The queue in `db`, its tables created if missing.
+    pub async fn open(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        match db.get_database_backend() {
             DbBackend::Sqlite => {
-                let pool = worker.db.get_sqlite_connection_pool().clone();
+                let pool = db.get_sqlite_connection_pool().clone();
                 // Only the migrations: `setup` would also relax the pool's durability pragmas.
                 SqliteStorage::<()>::migrations().run(&pool).await?;
                 let config = apalis_sqlite::Config::default().queue(MAIL_QUEUE);
                 Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
             }
             DbBackend::Postgres => {
-                let pool = worker.db.get_postgres_connection_pool().clone();
+                let pool = db.get_postgres_connection_pool().clone();
                 PostgresStorage::<()>::setup(&pool).await?;
                 let config = apalis_postgres::Config::default().queue(MAIL_QUEUE);
                 Ok(Self::Postgres(
@@ -64,7 +66,8 @@ impl MailQueue {
         }
     }
 
-    async fn push(&self, ids: Vec<Uuid>) -> anyhow::Result<()> {
+    /// Queues a delivery job for each ledger row.
+    pub async fn push(&self, ids: Vec<Uuid>) -> anyhow::Result<()> {
         let tasks = ids.into_iter().map(|notification_id| {
             TaskBuilder::new(SendMail { notification_id })
                 .max_attempts(JOB_ATTEMPTS)
@@ -110,6 +113,7 @@ async fn plan_and_dispatch(runner: &Runner) -> anyhow::Result<()> {
     }
     runner.queue.push(due).await?;
     crate::webhooks::deliver_due(&runner.worker, now).await?;
+    crate::housekeeping::prune(&runner.worker.db, now).await?;
     Ok(())
 }
 
@@ -134,7 +138,7 @@ pub async fn run(
     let schedule = cron::Schedule::from_str(schedule)
         .map_err(|e| anyhow::anyhow!("plan schedule `{schedule}`: {e}"))?;
     let runner = Runner {
-        queue: MailQueue::open(&worker).await?,
+        queue: MailQueue::open(&worker.db).await?,
         worker,
     };
     plan_and_dispatch(&runner).await?;

@@ -12,6 +12,11 @@ pub fn grace(kind: MailKind) -> Duration {
         MailKind::CareDue => Duration::days(3),
         MailKind::Birthday | MailKind::Farewell => Duration::hours(12),
         MailKind::Digest => Duration::hours(4),
+        // A code is worth nothing once it has expired.
+        MailKind::SignIn | MailKind::VerifyEmail => {
+            Duration::minutes(entities::email_challenge::VALID_MINUTES)
+        }
+        MailKind::VolunteerApproved => Duration::days(2),
         MailKind::ShiftReminder
         | MailKind::EventReminder
         | MailKind::WaitlistPromoted

@@ -12,6 +12,7 @@ use sea_orm::DatabaseConnection;
 pub mod config;
 pub mod digest;
 pub mod format;
+pub mod housekeeping;
 pub mod jobs;
 pub mod kinds;
 pub mod locale;
@@ -31,6 +32,8 @@ pub struct MailSettings {
     pub from: Mailbox,
     /// The feedback link; `{token}` is replaced by the one-time token.
     pub feedback_url: String,
+    /// The sign-in link; `{token}` is replaced by the one-time token.
+    pub sign_in_url: String,
     /// How long after an event ends its feedback requests go out.
     pub feedback_delay: Duration,
     /// How long a sender holds a row; longer than any delivery can take.
@@ -44,12 +47,11 @@ pub struct MailSettings {
 impl MailSettings {
     /// Settings with links under `public_base_url`.
     pub fn new(from: Mailbox, public_base_url: &str) -> Self {
+        let base = public_base_url.trim_end_matches('/');
         Self {
             from,
-            feedback_url: format!(
-                "{}/v1/feedback/{{token}}",
-                public_base_url.trim_end_matches('/')
-            ),
+            feedback_url: format!("{base}/v1/feedback/{{token}}"),
+            sign_in_url: format!("{base}/sign-in/{{token}}"),
             feedback_delay: Duration::hours(2),
             lease: Duration::minutes(5),
             max_attempts: 5,
@@ -111,6 +113,7 @@ impl Worker {
             }
         }
         let webhooks = webhooks::deliver_due(self, now).await?;
+        housekeeping::prune(&self.db, now).await?;
         Ok(TickReport {
             planned,
             outcomes,

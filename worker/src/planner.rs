@@ -15,7 +15,9 @@ use entities::{
     care_plan, community, event, event_registration, notification, person, shift, shift_signup,
 };
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+};
 use uuid::Uuid;
 
 use crate::format::zone;
@@ -96,22 +98,25 @@ pub async fn plan(
         let Some(locale) = locales.get(&d.recipient) else {
             continue;
         };
-        if enqueue(db, &d, locale, now).await? {
+        if enqueue(db, &d, locale, now).await?.is_some() {
             created += 1;
         }
     }
     Ok(created)
 }
 
-/// Writes a ledger row unless one with the same dedupe key exists.
-async fn enqueue(
-    db: &DatabaseConnection,
+/// Writes a ledger row unless one with the same dedupe key exists; returns its id if
+/// it wrote one. The api calls it too, inside the transaction of the change the mail
+/// is about, for mail that goes out at once.
+pub async fn enqueue(
+    db: &impl ConnectionTrait,
     due: &Due,
     locale: &str,
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
+) -> Result<Option<Uuid>, DbErr> {
+    let id = Uuid::now_v7();
     let row = notification::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(id),
         community_id: Set(due.community_id),
         kind: Set(due.kind),
         recipient_id: Set(Some(due.recipient)),
@@ -137,7 +142,7 @@ async fn enqueue(
         )
         .exec_without_returning(db)
         .await?;
-    Ok(inserted == 1)
+    Ok((inserted == 1).then_some(id))
 }
 
 fn lead(communities: &HashMap<Uuid, community::Model>, community_id: Uuid) -> Duration {

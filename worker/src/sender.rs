@@ -11,12 +11,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{
-    EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+    EventStatus, NotificationStatus, PersonStatus, RegistrationStatus, ShiftStatus, SignupStatus,
 };
 use entities::json::LocalizedText;
 use entities::{
-    care_plan, community, event, event_registration, feedback, notification, person, shift,
-    shift_signup, station,
+    care_plan, community, email_challenge, event, event_registration, feedback, notification,
+    person, shift, shift_signup, station,
 };
 use lettre::message::Mailbox;
 use minijinja::Value;
@@ -248,6 +248,22 @@ async fn decide(
             row.due_at.to_rfc3339()
         )));
     }
+    let challenge = match kind {
+        MailKind::SignIn | MailKind::VerifyEmail => {
+            let Some(challenge) = live_challenge(db, row.subject_id, now).await? else {
+                return Ok(Decision::Skip(
+                    "the code was used, replaced or has expired".to_owned(),
+                ));
+            };
+            Some(challenge)
+        }
+        _ if person.status == PersonStatus::Unverified => {
+            return Ok(Decision::Skip(
+                "the recipient has not confirmed the address".to_owned(),
+            ));
+        }
+        _ => None,
+    };
     let opted_out = match kind {
         MailKind::ShiftReminder | MailKind::EventReminder => !person.notify_reminders,
         MailKind::Birthday => !person.notify_birthday,
@@ -257,10 +273,11 @@ async fn decide(
     if opted_out {
         return Ok(Decision::Skip("the recipient opted out".to_owned()));
     }
+    let address = challenge.as_ref().map_or(&person.email, |c| &c.email);
     let Ok(to) = format!(
         "{} <{}>",
         person.full_name.replace(['<', '>', '"'], ""),
-        person.email
+        address
     )
     .parse::<Mailbox>() else {
         return Ok(Decision::Skip(
@@ -290,7 +307,20 @@ async fn decide(
                 ("stations", Value::from(names)),
             ])
         }
-        MailKind::Birthday => reader.context(vec![]),
+        MailKind::Birthday | MailKind::VolunteerApproved => reader.context(vec![]),
+        MailKind::SignIn | MailKind::VerifyEmail => {
+            let Some(challenge) = challenge else {
+                return Ok(Decision::Skip("the code no longer exists".to_owned()));
+            };
+            let Some((code, url)) = issue_code(worker, &challenge).await? else {
+                return Ok(Decision::Skip("the code was used meanwhile".to_owned()));
+            };
+            reader.context(vec![
+                ("code", code.into()),
+                ("sign_in_url", url.into()),
+                ("valid_minutes", email_challenge::VALID_MINUTES.into()),
+            ])
+        }
         MailKind::Farewell => {
             let Some(day) = reader.person.moving_out_on else {
                 return Ok(Decision::Skip("the moving-out date was removed".to_owned()));
@@ -476,6 +506,48 @@ async fn event_of(
             _ => None,
         },
     )
+}
+
+/// The challenge `id` if it can still be answered at `now`.
+async fn live_challenge(
+    db: &DatabaseConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<email_challenge::Model>, DbErr> {
+    Ok(email_challenge::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .filter(|c| {
+            c.used_at.is_none()
+                && c.expires_at > now
+                && c.failed_attempts < email_challenge::MAX_FAILED_ATTEMPTS
+        }))
+}
+
+/// Makes the code and link of `challenge` and stores their hashes: the secrets exist
+/// only in the mail. A retried delivery makes new ones, so an earlier, undelivered
+/// mail's code stops working. `None` when the challenge was used meanwhile.
+async fn issue_code(
+    worker: &Worker,
+    challenge: &email_challenge::Model,
+) -> Result<Option<(String, String)>, DbErr> {
+    let code = entities::token::new_code();
+    let token = entities::token::new_token(24);
+    let issued = email_challenge::Entity::update_many()
+        .col_expr(
+            email_challenge::Column::CodeHash,
+            Expr::value(entities::token::hash_code(&challenge.id.to_string(), &code)),
+        )
+        .col_expr(
+            email_challenge::Column::TokenHash,
+            Expr::value(entities::token::hash_token(&token)),
+        )
+        .filter(email_challenge::Column::Id.eq(challenge.id))
+        .filter(email_challenge::Column::UsedAt.is_null())
+        .exec(&worker.db)
+        .await?;
+    Ok((issued.rows_affected == 1)
+        .then(|| (code, worker.settings.sign_in_url.replace("{token}", &token))))
 }
 
 /// A fresh one-time feedback link for `registration`, valid 30 days; `None` when

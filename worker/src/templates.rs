@@ -113,7 +113,12 @@ pub fn sample_context(kind: MailKind) -> Value {
             ("starts_at", "Sunday 6 December 2026, 15:00".into()),
             ("venue", "Community centre".into()),
         ],
-        MailKind::Birthday => vec![],
+        MailKind::Birthday | MailKind::VolunteerApproved => vec![],
+        MailKind::SignIn | MailKind::VerifyEmail => vec![
+            ("code", "042917".into()),
+            ("sign_in_url", "https://example.cn/sign-in/abc".into()),
+            ("valid_minutes", 15.into()),
+        ],
         MailKind::Farewell => vec![("moving_out_on", "30 June 2027".into())],
         MailKind::FeedbackRequest => vec![
             ("event", "Winter Solstice Dumplings".into()),
@@ -143,6 +148,12 @@ pub fn sample_context(kind: MailKind) -> Value {
         ],
         MailKind::Digest => vec![
             ("date", "Saturday 28 November 2026".into()),
+            (
+                "pending_volunteers",
+                Value::from_serialize(vec![
+                    serde_json::json!({"name": "Olga Petrova", "applied_on": "Friday 27 November 2026"}),
+                ]),
+            ),
             (
                 "understaffed",
                 Value::from_serialize(vec![

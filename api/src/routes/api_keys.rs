@@ -30,6 +30,8 @@ pub struct ApiKeyInfo {
     pub person_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// Set for sessions (a person signed in by email); other keys do not expire.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<api_key::Model> for ApiKeyInfo {
@@ -43,6 +45,7 @@ impl From<api_key::Model> for ApiKeyInfo {
             person_id: m.person_id,
             created_at: m.created_at,
             revoked_at: m.revoked_at,
+            expires_at: m.expires_at,
         }
     }
 }

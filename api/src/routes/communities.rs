@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use entities::community;
+use entities::enums::VolunteerApproval;
 use entities::json::LocalizedText;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
@@ -39,6 +40,9 @@ pub struct Community {
     pub default_locale: String,
     /// How long before a shift or event its reminder is sent, in minutes.
     pub reminder_lead_minutes: i32,
+    /// Whether volunteers who apply themselves may sign up for shifts at once
+    /// (`automatic`) or after an organizer approves them (`organizer`).
+    pub volunteer_approval: VolunteerApproval,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -52,6 +56,7 @@ impl From<community::Model> for Community {
             time_zone: m.time_zone,
             default_locale: m.default_locale,
             reminder_lead_minutes: m.reminder_lead_minutes,
+            volunteer_approval: m.volunteer_approval,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -72,6 +77,8 @@ pub struct CommunityCreate {
     /// 30 minutes to 7 days; 1440 (a day) unless given.
     #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
+    /// `automatic` unless given.
+    pub volunteer_approval: Option<VolunteerApproval>,
 }
 
 #[derive(Object, Deserialize, Default)]
@@ -87,6 +94,8 @@ pub struct CommunityPatch {
     pub default_locale: Option<String>,
     #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
+    /// `automatic` unless given.
+    pub volunteer_approval: Option<VolunteerApproval>,
 }
 
 /// Reminders go out a day ahead unless the community says otherwise.
@@ -154,6 +163,9 @@ impl CommunitiesApi {
             reminder_lead_minutes: Set(body
                 .reminder_lead_minutes
                 .unwrap_or(DEFAULT_REMINDER_LEAD_MINUTES)),
+            volunteer_approval: Set(body
+                .volunteer_approval
+                .unwrap_or(VolunteerApproval::Automatic)),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
@@ -242,6 +254,9 @@ impl CommunitiesApi {
         if let Some(lead) = patch.reminder_lead_minutes {
             next.reminder_lead_minutes = lead;
         }
+        if let Some(approval) = patch.volunteer_approval {
+            next.volunteer_approval = approval;
+        }
         checks.finish()?;
         check_if_match(if_match.0.as_deref(), current.version)?;
         next.version = current.version + 1;
@@ -288,6 +303,7 @@ impl poem_openapi::types::Example for CommunityCreate {
             time_zone: "Asia/Shanghai".to_owned(),
             default_locale: "zh-CN".to_owned(),
             reminder_lead_minutes: Some(1440),
+            volunteer_approval: Some(VolunteerApproval::Organizer),
         }
     }
 }

@@ -284,8 +284,7 @@ impl EventsApi {
             _ => Some(None),
         };
         if let Some(managed) = drafts_of {
-            let mut visible =
-                sea_orm::Condition::any().add(event::Column::Status.ne(EventStatus::Draft));
+            let mut visible = sea_orm::Condition::any().add(crate::public::public_events());
             if let Some(community) = managed {
                 visible = visible.add(event::Column::CommunityId.eq(community));
             }

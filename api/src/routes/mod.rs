@@ -7,6 +7,7 @@ use poem_openapi::{ApiResponse, ContactObject, LicenseObject, OpenApiService, Ta
 use crate::error::ApiError;
 
 pub mod api_keys;
+pub mod applications;
 pub mod audit;
 pub mod calendars;
 pub mod care;
@@ -14,11 +15,13 @@ pub mod communities;
 pub mod events;
 pub mod feedback;
 pub mod health;
+pub mod me;
 pub mod notifications;
 pub mod people;
 pub mod registrations;
 pub mod reports;
 pub mod series;
+pub mod sessions;
 pub mod shifts;
 pub mod signups;
 pub mod stations;
@@ -48,6 +51,8 @@ pub enum Tag {
     Notifications,
     /// API keys and their roles.
     ApiKeys,
+    /// People acting for themselves: applying, signing in by emailed code, `/v1/me`.
+    SignIn,
     /// Liveness and readiness.
     Health,
 }
@@ -85,6 +90,11 @@ apis!(
         api_keys::ApiKeysApi,
         audit::AuditApi,
         health::HealthApi,
+    ),
+    (
+        sessions::SessionsApi,
+        me::MeApi,
+        applications::ApplicationsApi,
     ),
 );
 

@@ -1,6 +1,7 @@
 //! `/v1/people`
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use entities::enums::{MailKind, PersonStatus};
 use entities::json::TagList;
 use entities::{community, person};
 use poem_openapi::param::{Header, Path, Query};
@@ -19,7 +20,9 @@ use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::db::begin_write;
 use crate::personal_data;
+use crate::self_service;
 use crate::state::AppState;
 use crate::store::save_versioned;
 use crate::time::now;
@@ -89,10 +92,24 @@ pub struct Person {
     pub moved_in_on: Option<NaiveDate>,
     pub moving_out_on: Option<NaiveDate>,
     pub notifications: NotificationPreferences,
+    /// `unverified` after applying until the address is confirmed; `pending` while a
+    /// volunteer who applied awaits an organizer's approval.
+    pub status: PersonStatus,
+    /// When the person confirmed the address with an emailed code.
+    pub email_verified_at: Option<DateTime<Utc>>,
+    /// The consent given when applying; unset for people an organizer added.
+    pub consent: Option<ConsentRecord>,
     /// Set once the person's data was erased; the record stays, anonymised.
     pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// Which consent text a person accepted, and when.
+#[derive(Object)]
+pub struct ConsentRecord {
+    pub text_version: String,
+    pub accepted_at: DateTime<Utc>,
 }
 
 impl From<person::Model> for Person {
@@ -118,6 +135,15 @@ impl From<person::Model> for Person {
                 birthday_card: m.notify_birthday,
                 feedback: m.notify_feedback,
             },
+            status: m.status,
+            email_verified_at: m.email_verified_at,
+            consent: m
+                .consent_version
+                .zip(m.consent_at)
+                .map(|(text_version, accepted_at)| ConsentRecord {
+                    text_version,
+                    accepted_at,
+                }),
             erased_at: m.erased_at,
             created_at: m.created_at,
             updated_at: m.updated_at,
@@ -205,7 +231,7 @@ pub struct PersonPatch {
 }
 
 /// The checks a person must pass whether created or changed.
-fn check_person(checks: &mut Checks, p: &person::Model) {
+pub(crate) fn check_person(checks: &mut Checks, p: &person::Model) {
     checks.email("email", &p.email);
     checks.country("nationality", &p.nationality);
     checks.locale("locale", &p.locale);
@@ -231,7 +257,7 @@ fn check_person(checks: &mut Checks, p: &person::Model) {
 }
 
 /// `MM-DD`, indexed for the birthday planner.
-fn month_day(birthday: Option<NaiveDate>) -> Option<String> {
+pub(crate) fn month_day(birthday: Option<NaiveDate>) -> Option<String> {
     birthday.map(|d| format!("{:02}-{:02}", d.month(), d.day()))
 }
 
@@ -240,7 +266,7 @@ fn tagged(model: person::Model) -> (Json<Person>, String) {
     (Json(model.into()), tag)
 }
 
-const DUPLICATE_EMAIL: &str = "a person with this email already exists in the community";
+pub(crate) const DUPLICATE_EMAIL: &str = "a person with this email already exists in the community";
 
 /// Loads a person the caller may see: managers of the community, or the person's own key.
 pub(crate) async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<person::Model> {
@@ -249,6 +275,86 @@ pub(crate) async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Resu
         .await?
         .filter(|p| caller.can_manage(p.community_id) || caller.person_id == Some(p.id))
         .ok_or_else(|| ApiError::not_found("person"))
+}
+
+/// Applies `patch` to `current` for `caller`: organizers change anything; a person's
+/// own key changes their details, but not their roles, and not their address, which
+/// is confirmed by code first.
+pub(crate) async fn change(
+    state: &AppState,
+    caller: &Caller,
+    current: person::Model,
+    patch: PersonPatch,
+    if_match: Option<&str>,
+) -> Result<person::Model> {
+    if current.erased_at.is_some() {
+        return Err(ApiError::conflict("the person's data was erased"));
+    }
+    let roles_changed = patch.is_volunteer.is_some() || patch.is_organizer.is_some();
+    if roles_changed && !caller.can_manage(current.community_id) {
+        return Err(ApiError::forbidden(
+            "only organizers change who volunteers or organizes",
+        ));
+    }
+    if patch.email.is_some() && !caller.can_manage(current.community_id) {
+        return Err(ApiError::forbidden(
+            "a new address of your own is confirmed first: POST /v1/me/email",
+        ));
+    }
+    let mut checks = Checks::default();
+    let mut next = current.clone();
+    if let Some(name) = patch.full_name {
+        next.full_name = name.trim().to_owned();
+    }
+    if let Some(email) = patch.email {
+        next.email_normalized = email.trim().to_lowercase();
+        next.email = email.trim().to_owned();
+    }
+    patch.phone.update_to(&mut next.phone);
+    if let Some(nationality) = patch.nationality {
+        next.nationality = nationality;
+    }
+    if let Some(locale) = patch.locale {
+        next.locale = locale;
+    }
+    if let Some(zone) = patch.time_zone {
+        next.time_zone = zone;
+    }
+    patch.birthday.update_to(&mut next.birthday);
+    next.birthday_md = month_day(next.birthday);
+    if let Some(languages) = patch.languages {
+        next.languages = TagList(languages);
+    }
+    if let Some(skills) = patch.skills {
+        next.skills = TagList(skills);
+    }
+    if let Some(is_volunteer) = patch.is_volunteer {
+        next.is_volunteer = is_volunteer;
+    }
+    if let Some(is_organizer) = patch.is_organizer {
+        next.is_organizer = is_organizer;
+    }
+    patch.moved_in_on.update_to(&mut next.moved_in_on);
+    patch.moving_out_on.update_to(&mut next.moving_out_on);
+    if let Some(p) = patch.notifications {
+        next.notify_reminders = p.reminders.unwrap_or(next.notify_reminders);
+        next.notify_birthday = p.birthday_card.unwrap_or(next.notify_birthday);
+        next.notify_feedback = p.feedback.unwrap_or(next.notify_feedback);
+    }
+    check_person(&mut checks, &next);
+    checks.finish()?;
+    check_if_match(if_match, current.version)?;
+    next.version = current.version + 1;
+    next.updated_at = now();
+    save_versioned(
+        &state.db,
+        next.clone().into_active_model(),
+        current.id,
+        current.version,
+    )
+    .await
+    .map_err(|e| e.or_unique("email", DUPLICATE_EMAIL))?;
+    Ok(next)
 }
 
 pub struct PeopleApi;
@@ -298,6 +404,10 @@ impl PeopleApi {
             notify_feedback: preferences.feedback,
             erased_at: None,
             calendar_token_hash: None,
+            status: PersonStatus::Active,
+            email_verified_at: None,
+            consent_version: None,
+            consent_at: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -329,6 +439,8 @@ impl PeopleApi {
         #[oai(validator(max_length = 35, pattern = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"))]
         language: Query<Option<String>>,
         is_volunteer: Query<Option<bool>>,
+        /// `pending`: volunteers who applied and await approval.
+        status: Query<Option<PersonStatus>>,
         /// Part of the name or email, any case.
         #[oai(validator(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F]*$"))]
         q: Query<Option<String>>,
@@ -359,6 +471,9 @@ impl PeopleApi {
         }
         if let Some(is_volunteer) = is_volunteer.0 {
             select = select.filter(person::Column::IsVolunteer.eq(is_volunteer));
+        }
+        if let Some(status) = status.0 {
+            select = select.filter(person::Column::Status.eq(status));
         }
         if let Some(q) = q.0.filter(|q| !q.trim().is_empty()) {
             let pattern = format!("%{}%", escape_like(&q.trim().to_lowercase()));
@@ -405,69 +520,7 @@ impl PeopleApi {
         body: JsonBody<PersonPatch>,
     ) -> Result<Fetched<Person>> {
         let current = visible(&state, &caller, id.0).await?;
-        if current.erased_at.is_some() {
-            return Err(ApiError::conflict("the person's data was erased"));
-        }
-        let patch = body.0;
-        let roles_changed = patch.is_volunteer.is_some() || patch.is_organizer.is_some();
-        if roles_changed && !caller.can_manage(current.community_id) {
-            return Err(ApiError::forbidden(
-                "only organizers change who volunteers or organizes",
-            ));
-        }
-        let mut checks = Checks::default();
-        let mut next = current.clone();
-        if let Some(name) = patch.full_name {
-            next.full_name = name.trim().to_owned();
-        }
-        if let Some(email) = patch.email {
-            next.email_normalized = email.trim().to_lowercase();
-            next.email = email.trim().to_owned();
-        }
-        patch.phone.update_to(&mut next.phone);
-        if let Some(nationality) = patch.nationality {
-            next.nationality = nationality;
-        }
-        if let Some(locale) = patch.locale {
-            next.locale = locale;
-        }
-        if let Some(zone) = patch.time_zone {
-            next.time_zone = zone;
-        }
-        patch.birthday.update_to(&mut next.birthday);
-        next.birthday_md = month_day(next.birthday);
-        if let Some(languages) = patch.languages {
-            next.languages = TagList(languages);
-        }
-        if let Some(skills) = patch.skills {
-            next.skills = TagList(skills);
-        }
-        if let Some(is_volunteer) = patch.is_volunteer {
-            next.is_volunteer = is_volunteer;
-        }
-        if let Some(is_organizer) = patch.is_organizer {
-            next.is_organizer = is_organizer;
-        }
-        patch.moved_in_on.update_to(&mut next.moved_in_on);
-        patch.moving_out_on.update_to(&mut next.moving_out_on);
-        if let Some(p) = patch.notifications {
-            next.notify_reminders = p.reminders.unwrap_or(next.notify_reminders);
-            next.notify_birthday = p.birthday_card.unwrap_or(next.notify_birthday);
-            next.notify_feedback = p.feedback.unwrap_or(next.notify_feedback);
-        }
-        check_person(&mut checks, &next);
-        checks.finish()?;
-        check_if_match(if_match.0.as_deref(), current.version)?;
-        next.version = current.version + 1;
-        next.updated_at = now();
-        save_versioned(
-            &state.db,
-            next.clone().into_active_model(),
-            current.id,
-            current.version,
-        )
-        .await
-        .map_err(|e| e.or_unique("email", DUPLICATE_EMAIL))?;
+        let next = change(&state, &caller, current, body.0, if_match.0.as_deref()).await?;
         let (body, tag) = tagged(next);
         Ok(Fetched::Ok(body, tag))
     }
@@ -484,6 +537,74 @@ impl PeopleApi {
         id: Path<Uuid>,
     ) -> Result<Deleted> {
         let person = visible(&state, &caller, id.0).await?;
+        let lead = state.settings.self_cancel_lead;
+        personal_data::erase(&state.db, &caller, person, now(), lead).await?;
+        Ok(Deleted::NoContent)
+    }
+
+    /// Approve a volunteer who applied (organizers): they may sign up for shifts from
+    /// now on, and are told so by mail.
+    #[oai(path = "/:id/approve", method = "post", operation_id = "approvePerson")]
+    async fn approve(
+        &self,
+        state: poem::web::Data<&AppState>,
+        StaffKey(caller): StaffKey,
+        id: Path<Uuid>,
+    ) -> Result<Fetched<Person>> {
+        let current = visible(&state, &caller, id.0).await?;
+        caller.require_manage(current.community_id)?;
+        if current.status != PersonStatus::Pending {
+            return Err(ApiError::conflict(
+                "only a volunteer awaiting approval can be approved",
+            ));
+        }
+        let now = now();
+        let txn = begin_write(&state.db).await?;
+        let mut next = current.clone();
+        next.status = PersonStatus::Active;
+        next.version = current.version + 1;
+        next.updated_at = now;
+        save_versioned(
+            &txn,
+            next.clone().into_active_model(),
+            current.id,
+            current.version,
+        )
+        .await?;
+        let mail = self_service::write_mail(
+            &txn,
+            &next,
+            MailKind::VolunteerApproved,
+            ("person", next.id),
+            format!("volunteer_approved:{}", next.id),
+            now,
+        )
+        .await?;
+        txn.commit().await?;
+        self_service::dispatch(&state, mail).await;
+        let (body, tag) = tagged(next);
+        Ok(Fetched::Ok(body, tag))
+    }
+
+    /// Reject an application (organizers): the applicant's data is erased, as by
+    /// `erasePerson`.
+    #[oai(path = "/:id/reject", method = "post", operation_id = "rejectPerson")]
+    async fn reject(
+        &self,
+        state: poem::web::Data<&AppState>,
+        StaffKey(caller): StaffKey,
+        id: Path<Uuid>,
+    ) -> Result<Deleted> {
+        let person = visible(&state, &caller, id.0).await?;
+        caller.require_manage(person.community_id)?;
+        if !matches!(
+            person.status,
+            PersonStatus::Pending | PersonStatus::Unverified
+        ) {
+            return Err(ApiError::conflict(
+                "only an application not yet approved can be rejected",
+            ));
+        }
         let lead = state.settings.self_cancel_lead;
         personal_data::erase(&state.db, &caller, person, now(), lead).await?;
         Ok(Deleted::NoContent)

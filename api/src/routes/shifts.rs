@@ -4,6 +4,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use entities::enums::ShiftStatus;
 use entities::json::TagList;
 use entities::{shift, station};
+use poem::Request;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::MaybeUndefined;
@@ -16,11 +17,12 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
-use crate::auth::{ApiKey, Caller, StaffKey};
+use crate::auth::{Caller, OptionalApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::public;
 use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
@@ -169,11 +171,16 @@ fn tagged(model: shift::Model) -> (Json<Shift>, String) {
 }
 
 /// Loads a shift of a community the caller can read; others are 404.
-async fn visible(state: &AppState, caller: &Caller, id: Uuid) -> Result<shift::Model> {
+/// Loads a shift the caller may see: any of its community's, or without a key a
+/// public one (`crate::public`).
+async fn visible(state: &AppState, caller: Option<&Caller>, id: Uuid) -> Result<shift::Model> {
     shift::Entity::find_by_id(id)
         .one(&state.db)
         .await?
-        .filter(|s| caller.can_read(s.community_id))
+        .filter(|s| match caller {
+            Some(caller) => caller.can_read(s.community_id),
+            None => public::shift_is_public(s, now()),
+        })
         .ok_or_else(|| ApiError::not_found("shift"))
 }
 
@@ -228,12 +235,14 @@ impl ShiftsApi {
         Ok(Created::Created(body, tag))
     }
 
-    /// List shifts by start time, in the caller's community (all for admins).
+    /// List shifts by start time, in the caller's community (all for admins). Public:
+    /// without a key, only scheduled shifts that have not begun.
     #[oai(path = "/", method = "get", operation_id = "listShifts")]
     async fn list(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        req: &Request,
+        auth: OptionalApiKey,
         station_id: Query<Option<Uuid>>,
         community_id: Query<Option<Uuid>>,
         /// Shifts starting at or after this time.
@@ -251,7 +260,14 @@ impl ShiftsApi {
     ) -> Result<Json<Page<Shift>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
         let mut select = shift::Entity::find();
-        if let Some(community) = caller.list_scope(community_id.0)? {
+        let scope = match auth.caller(req)? {
+            Some(caller) => caller.list_scope(community_id.0)?,
+            None => {
+                select = select.filter(public::public_shifts(now()));
+                community_id.0
+            }
+        };
+        if let Some(community) = scope {
             select = select.filter(shift::Column::CommunityId.eq(community));
         }
         if let Some(station) = station_id.0 {
@@ -290,15 +306,17 @@ impl ShiftsApi {
         )))
     }
 
-    /// Get one shift.
+    /// Get one shift. Public while it is scheduled and has not begun.
     #[oai(path = "/:id", method = "get", operation_id = "getShift")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
-        ApiKey(caller): ApiKey,
+        req: &Request,
+        auth: OptionalApiKey,
         id: Path<Uuid>,
     ) -> Result<Fetched<Shift>> {
-        let (body, tag) = tagged(visible(&state, &caller, id.0).await?);
+        let caller = auth.caller(req)?;
+        let (body, tag) = tagged(visible(&state, caller.as_ref(), id.0).await?);
         Ok(Fetched::Ok(body, tag))
     }
 
@@ -383,7 +401,7 @@ impl ShiftsApi {
         StaffKey(caller): StaffKey,
         id: Path<Uuid>,
     ) -> Result<Deleted> {
-        let current = visible(&state, &caller, id.0).await?;
+        let current = visible(&state, Some(&caller), id.0).await?;
         caller.require_manage(current.community_id)?;
         shift::Entity::delete_by_id(current.id)
             .exec(&state.db)

@@ -15,6 +15,7 @@ mod protocol;
 mod registrations;
 mod reports;
 mod scope;
+mod self_service;
 mod series;
 mod shifts;
 mod signups;
