@@ -6,9 +6,9 @@
 //! person signs in by email: bound to that person, and expiring.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::{api_key, person};
 use entities::enums::Role;
 use entities::token;
+use entities::{api_key, person};
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;

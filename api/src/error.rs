@@ -307,13 +307,16 @@ pub fn error_response(err: poem::Error) -> Response {
     } else {
         err.to_string()
     };
-    problem_response(&Problem {
-        kind: format!("https://huashen.dev/problems/{}", slug(status)),
-        title: status.canonical_reason().unwrap_or("Error").to_owned(),
-        status: status.as_u16(),
-        detail,
-        errors: None,
-    }, None)
+    problem_response(
+        &Problem {
+            kind: format!("https://huashen.dev/problems/{}", slug(status)),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors: None,
+        },
+        None,
+    )
 }
 
 /// Refuses bodies over `max_bytes` with 413, whether or not they declare their length.

@@ -31,7 +31,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (migrates the database first).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Bring the database schema up to date, then exit.
     Migrate,
     /// Fill the database with the Huashenmiao demo community; does nothing if it exists.
@@ -71,10 +71,18 @@ struct ServeArgs {
     #[arg(long, env = "HUASHEN_LIMIT_MAILS_PER_EMAIL_HOUR", default_value_t = 5)]
     limit_mails_per_email_hour: u32,
     /// Codes tried per address per hour.
-    #[arg(long, env = "HUASHEN_LIMIT_VERIFICATIONS_PER_EMAIL_HOUR", default_value_t = 25)]
+    #[arg(
+        long,
+        env = "HUASHEN_LIMIT_VERIFICATIONS_PER_EMAIL_HOUR",
+        default_value_t = 25
+    )]
     limit_verifications_per_email_hour: u32,
     /// Requests to sign-in, verification and applications per client address per minute.
-    #[arg(long, env = "HUASHEN_LIMIT_REQUESTS_PER_IP_MINUTE", default_value_t = 20)]
+    #[arg(
+        long,
+        env = "HUASHEN_LIMIT_REQUESTS_PER_IP_MINUTE",
+        default_value_t = 20
+    )]
     limit_requests_per_ip_minute: u32,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client,
     /// comma-separated; without them the peer address is the client.
@@ -166,6 +174,24 @@ async fn main() -> anyhow::Result<()> {
             let until_stopped = move |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
                 let _ = stopped.wait_for(|stop| *stop).await;
             };
+            // The queue's tables exist before the worker opens them too.
+            let state = AppState::new(
+                db.clone(),
+                Settings {
+                    cors_origins: args.cors_origins,
+                    max_body_bytes: args.max_body_bytes,
+                    self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
+                    webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
+                    session_lifetime: chrono::Duration::days(args.session_days.max(1)),
+                    limits: Limits {
+                        mails_per_email_per_hour: args.limit_mails_per_email_hour,
+                        verifications_per_email_per_hour: args.limit_verifications_per_email_hour,
+                        requests_per_ip_per_minute: args.limit_requests_per_ip_minute,
+                    },
+                    trusted_proxies: args.trusted_proxies,
+                },
+            )
+            .await?;
             let worker = if args.no_worker {
                 None
             } else {
@@ -176,24 +202,6 @@ async fn main() -> anyhow::Result<()> {
                     jobs::run(worker, &schedule, stopped).await
                 }))
             };
-            let state = AppState::new(
-                db,
-                Settings {
-                    cors_origins: args.cors_origins,
-                    max_body_bytes: args.max_body_bytes,
-                    self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
-                    webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
-                    session_lifetime: chrono::Duration::days(args.session_days.max(1)),
-                    limits: Limits {
-                        mails_per_email_per_hour: args.limit_mails_per_email_hour,
-                        verifications_per_email_per_hour: args
-                            .limit_verifications_per_email_hour,
-                        requests_per_ip_per_minute: args.limit_requests_per_ip_minute,
-                    },
-                    trusted_proxies: args.trusted_proxies,
-                },
-            )
-            .await?;
             tokio::spawn(async move {
                 shutdown_signal().await;
                 let _ = stop.send(true);

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use entities::enums::{NotificationStatus, PersonStatus, RegistrationStatus, SignupStatus};
 use entities::json::TagList;
 use entities::{
-    api_key, audit_entry, email_challenge, event, event_registration, feedback, notification, person, shift,
-    shift_signup,
+    api_key, audit_entry, email_challenge, event, event_registration, feedback, notification,
+    person, shift, shift_signup,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{

@@ -37,7 +37,8 @@ pub struct Registered {
 
 /// Drafts are seen only by those who may manage the community.
 pub fn may_see(caller: Option<&Caller>, event: &event::Model) -> bool {
-    crate::public::event_is_public(event) || caller.is_some_and(|c| c.can_manage(event.community_id))
+    crate::public::event_is_public(event)
+        || caller.is_some_and(|c| c.can_manage(event.community_id))
 }
 
 /// Locks and loads an event the caller may see (drafts only for its managers).

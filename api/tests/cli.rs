@@ -171,6 +171,114 @@ async fn operator_workflow_postgres() {
     operator_workflow(Backend::Postgres).await;
 }
 
+/// What the first `seed-demo` prints: the community and the address to sign in with.
+fn demo_sign_in(output: &Output) -> (String, String) {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("/v1/sign-in"))
+        .unwrap_or_else(|| panic!("the demo names a resident to sign in as: {stdout}"));
+    let quoted: Vec<&str> = line.split('"').collect();
+    let value = |name: &str| {
+        let at = quoted
+            .iter()
+            .position(|part| *part == name)
+            .unwrap_or_else(|| panic!("{name} in {line}"));
+        quoted[at + 2].to_owned()
+    };
+    (value("community_id"), value("email"))
+}
+
+/// The demo as its README describes it: sign in with the printed address, read the code
+/// from the outbox, and get a session.
+async fn demo_sign_in_through_the_outbox(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let url = database.url.as_str();
+    let (community, email) = demo_sign_in(&huashen(url, &["seed-demo"]));
+    let outbox = std::env::temp_dir().join(format!("huashen-outbox-{}", uuid::Uuid::now_v7()));
+    let port = free_port();
+    let _server = Command::new(env!("CARGO_BIN_EXE_huashen"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .env("HUASHEN_OUTBOX_DIR", &outbox)
+        .env_remove("SMTP_URL")
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve");
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while client
+        .get(format!("{base}/health/ready"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let asked = client
+        .post(format!("{base}/v1/sign-in"))
+        .json(&serde_json::json!({"community_id": community, "email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    let started = Instant::now();
+    let mail = loop {
+        let found = std::fs::read_dir(&outbox)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+            .map(|data| huashen_tests::smtp::Received {
+                from: String::new(),
+                to: Vec::new(),
+                data,
+            })
+            .find(|mail| mail.text().contains("/sign-in/"));
+        if let Some(mail) = found {
+            break mail;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no sign-in mail in the outbox"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let text = mail.text();
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap_or_else(|| panic!("a six-digit code in {text}"))
+        .to_owned();
+    let signed_in = client
+        .post(format!("{base}/v1/sign-in/verify"))
+        .json(&serde_json::json!({"community_id": community, "email": email, "code": code}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 201);
+    let body: serde_json::Value = signed_in.json().await.unwrap();
+    assert_eq!(body["person"]["email"], email.as_str());
+    let _ = std::fs::remove_dir_all(&outbox);
+}
+
+#[tokio::test]
+async fn demo_sign_in_through_the_outbox_sqlite() {
+    demo_sign_in_through_the_outbox(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn demo_sign_in_through_the_outbox_postgres() {
+    demo_sign_in_through_the_outbox(Backend::Postgres).await;
+}
+
 #[test]
 fn openapi_needs_no_database() {
     let output = huashen("postgres://nobody@127.0.0.1:1/none", &["openapi"]);
@@ -193,6 +301,9 @@ fn help_documents_settings() {
         "DATABASE_URL",
         "HUASHEN_CORS_ORIGINS",
         "HUASHEN_MAX_BODY_BYTES",
+        "HUASHEN_SESSION_DAYS",
+        "HUASHEN_TRUSTED_PROXIES",
+        "HUASHEN_SIGN_IN_URL",
         "--demo",
     ] {
         assert!(help.contains(setting), "--help lacks {setting}:\n{help}");

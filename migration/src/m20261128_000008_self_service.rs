@@ -85,12 +85,7 @@ impl MigrationTrait for Migration {
         ];
         for (table, column) in columns {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table(table)
-                        .add_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table(table).add_column(column).to_owned())
                 .await?;
         }
         manager

@@ -56,8 +56,16 @@ impl MailArgs {
         })?;
         let mut settings = MailSettings::new(from, &self.public_base_url);
         for (given, setting, name) in [
-            (&self.feedback_url, &mut settings.feedback_url, "HUASHEN_FEEDBACK_URL"),
-            (&self.sign_in_url, &mut settings.sign_in_url, "HUASHEN_SIGN_IN_URL"),
+            (
+                &self.feedback_url,
+                &mut settings.feedback_url,
+                "HUASHEN_FEEDBACK_URL",
+            ),
+            (
+                &self.sign_in_url,
+                &mut settings.sign_in_url,
+                "HUASHEN_SIGN_IN_URL",
+            ),
         ] {
             if let Some(url) = given {
                 anyhow::ensure!(

@@ -75,7 +75,11 @@ impl ApplicationsApi {
     /// goes to it; confirming signs the applicant in. Volunteers wait for an
     /// organizer's approval where the community wants that. An address already known
     /// gets a sign-in code instead and nothing changes; the answer is the same.
-    #[oai(path = "/:id/applications", method = "post", operation_id = "applyToCommunity")]
+    #[oai(
+        path = "/:id/applications",
+        method = "post",
+        operation_id = "applyToCommunity"
+    )]
     async fn apply(
         &self,
         state: poem::web::Data<&AppState>,

@@ -85,7 +85,7 @@ pub struct EmailChange {
 #[oai(example)]
 pub struct EmailChangeVerify {
     /// The six digits sent to the new address.
-    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    #[oai(validator(max_length = 6, pattern = "^[0-9]{6}$"))]
     pub code: String,
 }
 
@@ -210,13 +210,23 @@ impl MeApi {
             now,
         )
         .await?;
-        self_service::send_code(&state, &person, ChallengePurpose::ChangeEmail, &address, now)
-            .await?;
+        self_service::send_code(
+            &state,
+            &person,
+            ChallengePurpose::ChangeEmail,
+            &address,
+            now,
+        )
+        .await?;
         Ok(Accepted::Accepted(CodeSent::answer()))
     }
 
     /// Confirm the new address with the code sent to it; the address changes now.
-    #[oai(path = "/email/verify", method = "post", operation_id = "verifyMyEmail")]
+    #[oai(
+        path = "/email/verify",
+        method = "post",
+        operation_id = "verifyMyEmail"
+    )]
     async fn verify_email(
         &self,
         state: poem::web::Data<&AppState>,

@@ -68,7 +68,7 @@ pub struct SignInVerify {
     #[oai(validator(max_length = 254))]
     pub email: Option<String>,
     /// The six digits from the mail.
-    #[oai(validator(pattern = "^[0-9]{6}$"))]
+    #[oai(validator(max_length = 6, pattern = "^[0-9]{6}$"))]
     pub code: Option<String>,
     /// The token from the mail's link.
     #[oai(validator(max_length = 128, pattern = "^[0-9a-f]+$"))]
@@ -121,13 +121,7 @@ impl SessionsApi {
         limit_client(&state, req).await?;
         let email = normalize_email(&body.email);
         let now = now();
-        hit(
-            &state.db,
-            &state.settings.limits,
-            Bucket::Mail(&email),
-            now,
-        )
-        .await?;
+        hit(&state.db, &state.settings.limits, Bucket::Mail(&email), now).await?;
         if let Some(person) = person_by_email(&state.db, body.community_id, &email).await? {
             let address = person.email.clone();
             self_service::send_code(&state, &person, ChallengePurpose::SignIn, &address, now)
@@ -141,7 +135,11 @@ impl SessionsApi {
     /// link's `token` (no key). Answers a session key: volunteer, or organizer for
     /// people who organize. A wrong, used or expired code is 401; the fifth wrong code
     /// ends it. Confirms an applicant's address.
-    #[oai(path = "/v1/sign-in/verify", method = "post", operation_id = "verifySignIn")]
+    #[oai(
+        path = "/v1/sign-in/verify",
+        method = "post",
+        operation_id = "verifySignIn"
+    )]
     async fn verify(
         &self,
         state: poem::web::Data<&AppState>,
@@ -193,7 +191,11 @@ impl SessionsApi {
 
     /// Sign out: the session key stops working. Other keys are revoked under
     /// `/v1/api-keys`.
-    #[oai(path = "/v1/sessions/current", method = "delete", operation_id = "signOut")]
+    #[oai(
+        path = "/v1/sessions/current",
+        method = "delete",
+        operation_id = "signOut"
+    )]
     async fn sign_out(
         &self,
         state: poem::web::Data<&AppState>,

@@ -76,7 +76,12 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
         let responses = operation["responses"].as_object().unwrap();
         let has = |status: &str| responses.contains_key(status);
         let secured = operation.get("security").is_some();
-        assert_eq!(has("401"), secured, "{id}: 401 exactly when a key is taken");
+        // `verifySignIn` takes no key but answers a wrong code with 401.
+        assert_eq!(
+            has("401"),
+            secured || id == "verifySignIn",
+            "{id}: 401 exactly when a key is taken"
+        );
         let takes_body = operation.get("requestBody").is_some();
         assert_eq!(
             has("415"),
@@ -94,7 +99,18 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
             path.contains("{token}"),
             "{id}: 410 for links only"
         );
-        assert!(!has("429"), "{id}: no rate limits yet, so no 429");
+        let limited = [
+            "requestSignIn",
+            "verifySignIn",
+            "applyToCommunity",
+            "changeMyEmail",
+            "verifyMyEmail",
+        ];
+        assert_eq!(
+            has("429"),
+            limited.contains(&id),
+            "{id}: 429 exactly where abuse limits apply"
+        );
         for (status, response) in responses {
             // `getReadiness` answers its own 503, with the readiness body.
             let is_error = status.starts_with('4') || status.starts_with('5');
@@ -122,7 +138,7 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
             );
         }
     }
-    assert_eq!(ids.len(), 79);
+    assert_eq!(ids.len(), 90);
     for problem in spec["components"]["responses"]
         .as_object()
         .unwrap()
@@ -133,11 +149,14 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
             "#/components/schemas/Problem"
         );
     }
-    assert!(
-        spec["components"]["responses"]["Unavailable"]["headers"]
-            .get("Retry-After")
-            .is_some()
-    );
+    for answer in ["Unavailable", "TooManyRequests"] {
+        assert!(
+            spec["components"]["responses"][answer]["headers"]
+                .get("Retry-After")
+                .is_some(),
+            "{answer} says when to retry"
+        );
+    }
 }
 
 /// No key of the document is null (a nullable enum lists `null` among its values).
@@ -176,7 +195,8 @@ fn every_request_body_has_an_example() {
     }
 }
 
-/// Each operation shows an example: of its body, of a parameter, or of its answer.
+/// Each operation that takes something shows an example: of its body, of a parameter,
+/// or of its answer.
 #[test]
 fn every_operation_has_an_example() {
     let spec = spec();
@@ -193,11 +213,15 @@ fn every_operation_has_an_example() {
         let in_parameters = operation["parameters"]
             .as_array()
             .is_some_and(|ps| ps.iter().any(|p| p.get("example").is_some()));
+        let takes_nothing = operation.get("requestBody").is_none()
+            && operation["parameters"]
+                .as_array()
+                .is_none_or(|ps| ps.is_empty());
         let in_answer = operation["responses"]["200"]["content"]
             .as_object()
             .is_some_and(|c| c.values().any(|m| has_example(&m["schema"])));
         assert!(
-            in_body || in_parameters || in_answer,
+            in_body || in_parameters || in_answer || takes_nothing,
             "{method} {path} shows no example"
         );
     }

@@ -173,7 +173,10 @@ async fn application_to_shift_to_sign_out(backend: Backend) {
         .expect(201);
     assert_eq!(signed_in.body["role"], "volunteer");
     assert_eq!(signed_in.body["person"]["status"], "pending");
-    assert_eq!(signed_in.body["person"]["consent"]["text_version"], "2026-11");
+    assert_eq!(
+        signed_in.body["person"]["consent"]["text_version"],
+        "2026-11"
+    );
     assert!(signed_in.body["person"]["email_verified_at"].is_string());
     let key = signed_in.body["token"].as_str().unwrap().to_owned();
     let person = signed_in.body["person"]["id"].as_str().unwrap().to_owned();
@@ -182,9 +185,14 @@ async fn application_to_shift_to_sign_out(backend: Backend) {
     assert_eq!(me.body["person"]["id"], person.as_str());
     assert_eq!(me.body["community"]["id"], community.as_str());
     assert!(me.body["session_expires_at"].is_string());
-    app.patch("/v1/me", Some(&key), json!({"skills": ["translation", "first aid"]}), None)
-        .await
-        .expect(200);
+    app.patch(
+        "/v1/me",
+        Some(&key),
+        json!({"skills": ["translation", "first aid"]}),
+        None,
+    )
+    .await
+    .expect(200);
 
     // Pending: no shifts yet.
     let refused = app
@@ -195,7 +203,12 @@ async fn application_to_shift_to_sign_out(backend: Backend) {
         )
         .await
         .expect_problem(403);
-    assert!(refused.body["detail"].as_str().unwrap().contains("approval"));
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("approval")
+    );
     let pending = app
         .get("/v1/people?status=pending", Some(&app.admin_key))
         .await
@@ -208,9 +221,13 @@ async fn application_to_shift_to_sign_out(backend: Backend) {
         .collect();
     assert_eq!(ids, [person.as_str()]);
     // A session cannot approve itself.
-    app.post(&format!("/v1/people/{person}/approve"), Some(&key), json!({}))
-        .await
-        .expect_problem(403);
+    app.post(
+        &format!("/v1/people/{person}/approve"),
+        Some(&key),
+        json!({}),
+    )
+    .await
+    .expect_problem(403);
     let approved = app
         .post(
             &format!("/v1/people/{person}/approve"),
@@ -299,10 +316,12 @@ async fn sign_in_mail_goes_out_at_once(backend: Backend) {
         let mails = smtp.wait_for(n + 1, StdDuration::from_secs(30)).await;
         latencies.push(started.elapsed());
         let mail = &mails[n];
-        assert_eq!(mail.to, [email.clone()]);
+        assert_eq!(mail.to, std::slice::from_ref(&email));
         if n % 2 == 1 {
             assert!(
-                mail.subject().chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
+                mail.subject()
+                    .chars()
+                    .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c)),
                 "in Korean: {}",
                 mail.subject()
             );
@@ -370,15 +389,24 @@ async fn codes_expire_are_single_use_and_die(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = id(&app.community("huashenmiao").await);
-    app.person(&community, "Li Ming", json!({"email": "li@example.cn", "is_organizer": true}))
-        .await;
+    app.person(
+        &community,
+        "Li Ming",
+        json!({"email": "li@example.cn", "is_organizer": true}),
+    )
+    .await;
 
     // Single use: the code, then its link, work once in all.
     sign_in(&app, &community, "li@example.cn").await.expect(202);
     let mail = deliver(&app, &smtp, "li@example.cn").await.pop().unwrap();
     let (code, token) = (code_in(&mail), token_in(&mail));
-    let first = verify(&app, &community, "li@example.cn", &code).await.expect(201);
-    assert_eq!(first.body["role"], "organizer", "organizers sign in as organizers");
+    let first = verify(&app, &community, "li@example.cn", &code)
+        .await
+        .expect(201);
+    assert_eq!(
+        first.body["role"], "organizer",
+        "organizers sign in as organizers"
+    );
     verify(&app, &community, "li@example.cn", &code)
         .await
         .expect_problem(401);
@@ -389,9 +417,13 @@ async fn codes_expire_are_single_use_and_die(backend: Backend) {
     // By the link alone.
     sign_in(&app, &community, "li@example.cn").await.expect(202);
     let mail = deliver(&app, &smtp, "li@example.cn").await.pop().unwrap();
-    app.post("/v1/sign-in/verify", None, json!({"token": token_in(&mail)}))
-        .await
-        .expect(201);
+    app.post(
+        "/v1/sign-in/verify",
+        None,
+        json!({"token": token_in(&mail)}),
+    )
+    .await
+    .expect(201);
     // Neither both ways nor half of one.
     app.post(
         "/v1/sign-in/verify",
@@ -450,11 +482,14 @@ async fn sessions_expire_and_are_revoked(backend: Backend) {
     .await;
     let smtp = SmtpServer::start().await;
     let community = id(&app.community("huashenmiao").await);
-    let person = id(&app.person(&community, "Anna", json!({"email": "anna@example.de"})).await);
+    let person = id(&app
+        .person(&community, "Anna", json!({"email": "anna@example.de"}))
+        .await);
     let key = session(&app, &smtp, &community, "anna@example.de").await;
     let me = app.get("/v1/me", Some(&key)).await.expect(200);
-    let expires = chrono::DateTime::parse_from_rfc3339(me.body["session_expires_at"].as_str().unwrap())
-        .unwrap();
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(me.body["session_expires_at"].as_str().unwrap())
+            .unwrap();
     let lifetime = expires.with_timezone(&Utc) - Utc::now();
     assert!(lifetime > Duration::hours(47) && lifetime <= Duration::days(2));
     api_key::Entity::update_many()
@@ -470,12 +505,21 @@ async fn sessions_expire_and_are_revoked(backend: Backend) {
 
     // An organizer revokes a session like any key.
     let key = session(&app, &smtp, &community, "anna@example.de").await;
-    let keys = app.get("/v1/api-keys", Some(&app.admin_key)).await.expect(200);
+    let keys = app
+        .get("/v1/api-keys", Some(&app.admin_key))
+        .await
+        .expect(200);
     let live = keys.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|k| k["person_id"] == person.as_str() && k["revoked_at"].is_null() && k["expires_at"].as_str().is_some_and(|t| t > Utc::now().to_rfc3339().as_str()))
+        .find(|k| {
+            k["person_id"] == person.as_str()
+                && k["revoked_at"].is_null()
+                && k["expires_at"]
+                    .as_str()
+                    .is_some_and(|t| t > Utc::now().to_rfc3339().as_str())
+        })
         .expect("the live session among the keys")
         .clone();
     app.delete(&format!("/v1/api-keys/{}", id(&live)), Some(&app.admin_key))
@@ -503,7 +547,9 @@ async fn limits_answer_429_and_send_nothing(backend: Backend) {
     app.person(&community, "Anna", json!({"email": "anna@example.de"}))
         .await;
     for _ in 0..2 {
-        sign_in(&app, &community, "anna@example.de").await.expect(202);
+        sign_in(&app, &community, "anna@example.de")
+            .await
+            .expect(202);
     }
     let limited = sign_in(&app, &community, "Anna@Example.de")
         .await
@@ -512,7 +558,9 @@ async fn limits_answer_429_and_send_nothing(backend: Backend) {
     assert!((1..=3600).contains(&retry), "Retry-After {retry}");
     // An unknown address meets the same limit.
     for _ in 0..2 {
-        sign_in(&app, &community, "nobody@example.de").await.expect(202);
+        sign_in(&app, &community, "nobody@example.de")
+            .await
+            .expect(202);
     }
     // Now the client itself: five requests a minute in all.
     let limited = sign_in(&app, &community, "other@example.de")
@@ -551,8 +599,20 @@ async fn a_session_acts_only_for_its_person(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = id(&app.community("huashenmiao").await);
-    let anna = id(&app.person(&community, "Anna", json!({"email": "anna@example.de", "is_volunteer": true})).await);
-    let olga = id(&app.person(&community, "Olga", json!({"email": "olga@example.ru", "is_volunteer": true})).await);
+    let anna = id(&app
+        .person(
+            &community,
+            "Anna",
+            json!({"email": "anna@example.de", "is_volunteer": true}),
+        )
+        .await);
+    let olga = id(&app
+        .person(
+            &community,
+            "Olga",
+            json!({"email": "olga@example.ru", "is_volunteer": true}),
+        )
+        .await);
     let station = id(&app.station(&community).await);
     let shift = id(&app.shift(&station, 48, 3).await);
     let key = session(&app, &smtp, &community, "anna@example.de").await;
@@ -560,20 +620,34 @@ async fn a_session_acts_only_for_its_person(backend: Backend) {
         app.get(&format!("/v1/people/{anna}/{path}"), Some(&key))
             .await
             .expect(200);
-        let other = app.get(&format!("/v1/people/{olga}/{path}"), Some(&key)).await;
+        let other = app
+            .get(&format!("/v1/people/{olga}/{path}"), Some(&key))
+            .await;
         assert!(
             [403, 404].contains(&other.status.as_u16()),
             "{path}: {}",
             other.text
         );
     }
-    app.post(&format!("/v1/people/{anna}/calendar-token"), Some(&key), json!({}))
-        .await
-        .expect(200);
+    app.post(
+        &format!("/v1/people/{anna}/calendar-token"),
+        Some(&key),
+        json!({}),
+    )
+    .await
+    .expect(200);
     let other = app
-        .post(&format!("/v1/people/{olga}/calendar-token"), Some(&key), json!({}))
+        .post(
+            &format!("/v1/people/{olga}/calendar-token"),
+            Some(&key),
+            json!({}),
+        )
         .await;
-    assert!([403, 404].contains(&other.status.as_u16()), "{}", other.text);
+    assert!(
+        [403, 404].contains(&other.status.as_u16()),
+        "{}",
+        other.text
+    );
     app.post(
         &format!("/v1/shifts/{shift}/signups"),
         Some(&key),
@@ -622,7 +696,9 @@ async fn open_shifts_without_a_key(backend: Backend) {
         None,
     )
     .await;
-    let volunteer = id(&app.person(&community, "Anna", json!({"is_volunteer": true})).await);
+    let volunteer = id(&app
+        .person(&community, "Anna", json!({"is_volunteer": true}))
+        .await);
     app.post(
         &format!("/v1/shifts/{open}/signups"),
         Some(&app.admin_key),
@@ -646,7 +722,9 @@ async fn open_shifts_without_a_key(backend: Backend) {
         .await
         .expect(200);
     assert_eq!(by_station.body["items"].as_array().unwrap().len(), 1);
-    app.get(&format!("/v1/shifts/{open}"), None).await.expect(200);
+    app.get(&format!("/v1/shifts/{open}"), None)
+        .await
+        .expect(200);
     app.get(&format!("/v1/shifts/{cancelled}"), None)
         .await
         .expect_problem(404);
@@ -657,9 +735,14 @@ async fn open_shifts_without_a_key(backend: Backend) {
         .await
         .expect_problem(401);
     // A wrong key is still refused.
-    app.get("/v1/shifts", Some("hs_wrong")).await.expect_problem(401);
+    app.get("/v1/shifts", Some("hs_wrong"))
+        .await
+        .expect_problem(401);
     let with_key = app
-        .get(&format!("/v1/shifts?community_id={community}"), Some(&app.admin_key))
+        .get(
+            &format!("/v1/shifts?community_id={community}"),
+            Some(&app.admin_key),
+        )
         .await
         .expect(200);
     assert_eq!(with_key.body["items"].as_array().unwrap().len(), 3);
@@ -698,23 +781,42 @@ async fn me_changes_address_by_code_and_erases(backend: Backend) {
         .await;
     stale.expect_problem(412);
 
-    app.post("/v1/me/email", Some(&key), json!({"email": "anna.new@example.de"}))
+    app.post(
+        "/v1/me/email",
+        Some(&key),
+        json!({"email": "anna.new@example.de"}),
+    )
+    .await
+    .expect(202);
+    let mail = deliver(&app, &smtp, "anna.new@example.de")
         .await
-        .expect(202);
-    let mail = deliver(&app, &smtp, "anna.new@example.de").await.pop().unwrap();
-    app.post("/v1/me/email/verify", Some(&key), json!({"code": code_in(&mail)}))
-        .await
-        .expect(200);
+        .pop()
+        .unwrap();
+    app.post(
+        "/v1/me/email/verify",
+        Some(&key),
+        json!({"code": code_in(&mail)}),
+    )
+    .await
+    .expect(200);
     let me = app.get("/v1/me", Some(&key)).await.expect(200);
     assert_eq!(me.body["person"]["email"], "anna.new@example.de");
     // Another resident's address cannot be taken.
-    app.post("/v1/me/email", Some(&key), json!({"email": "olga@example.ru"}))
-        .await
-        .expect(202);
+    app.post(
+        "/v1/me/email",
+        Some(&key),
+        json!({"email": "olga@example.ru"}),
+    )
+    .await
+    .expect(202);
     let mail = deliver(&app, &smtp, "olga@example.ru").await.pop().unwrap();
-    app.post("/v1/me/email/verify", Some(&key), json!({"code": code_in(&mail)}))
-        .await
-        .expect_problem(409);
+    app.post(
+        "/v1/me/email/verify",
+        Some(&key),
+        json!({"code": code_in(&mail)}),
+    )
+    .await
+    .expect_problem(409);
 
     app.call(
         reqwest::Method::DELETE,
@@ -735,7 +837,12 @@ async fn me_changes_address_by_code_and_erases(backend: Backend) {
     .await
     .expect(204);
     app.get("/v1/me", Some(&key)).await.expect_problem(401);
-    sign_in(&app, &community, "anna.new@example.de").await.expect(202);
-    assert!(deliver(&app, &smtp, "anna.new@example.de").await.len() == 1, "no mail to the erased");
+    sign_in(&app, &community, "anna.new@example.de")
+        .await
+        .expect(202);
+    assert!(
+        deliver(&app, &smtp, "anna.new@example.de").await.len() == 1,
+        "no mail to the erased"
+    );
     app.stop().await;
 }

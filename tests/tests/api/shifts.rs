@@ -266,6 +266,10 @@ async fn scope(backend: Backend) {
     )
     .await
     .expect(200);
-    app.get("/v1/shifts", None).await.expect_problem(401);
+    // Without a key: scheduled shifts that have not begun, of every community.
+    app.get("/v1/shifts", None).await.expect(200);
+    app.get("/v1/shifts", Some("hs_not_a_key"))
+        .await
+        .expect_problem(401);
     app.stop().await;
 }
