@@ -658,6 +658,7 @@ fn nullable_optionals(doc: &mut Value) {
 /// Formats poem-openapi's `String` fields cannot declare: (schema or `*`, property, format).
 const FORMATS: &[(&str, &str, &str)] = &[
     ("*", "email", "email"),
+    ("EraseMe", "confirm", "email"),
     ("WebhookCreate", "url", "uri"),
     ("Webhook", "url", "uri"),
     ("NewWebhook", "url", "uri"),

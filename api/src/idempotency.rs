@@ -63,7 +63,11 @@ impl<E: Endpoint> Endpoint for IdempotencyEndpoint<E> {
 
 impl<E: Endpoint> IdempotencyEndpoint<E> {
     async fn handle(&self, mut req: Request) -> Result<Response, ApiError> {
-        let key = req.header(HEADER).map(str::to_owned);
+        // A value that is not visible ASCII reads as empty, and is refused below.
+        let key = req
+            .headers()
+            .get(HEADER)
+            .map(|value| value.to_str().unwrap_or_default().to_owned());
         let (Some(key), true) = (key, req.method() == Method::POST) else {
             return self.pass(req).await;
         };

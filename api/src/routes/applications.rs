@@ -29,7 +29,7 @@ use crate::validate::Checks;
 #[derive(Object, Deserialize)]
 pub struct Consent {
     /// Which version of the consent text the applicant was shown.
-    #[oai(validator(min_length = 1, max_length = 64))]
+    #[oai(validator(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._-]+$"))]
     pub text_version: String,
     /// Must be `true`: without consent nothing is stored.
     pub accepted: bool,

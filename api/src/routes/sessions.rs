@@ -23,6 +23,7 @@ use crate::self_service::{
 };
 use crate::state::AppState;
 use crate::time::now;
+use crate::validate::Checks;
 
 /// What sign-in and applications answer, whatever became of the request.
 #[derive(Object)]
@@ -118,6 +119,9 @@ impl SessionsApi {
     ) -> Result<Accepted> {
         let started = Instant::now();
         let body = body.0;
+        let mut checks = Checks::default();
+        checks.email("email", body.email.trim());
+        checks.finish()?;
         limit_client(&state, req).await?;
         let email = normalize_email(&body.email);
         let now = now();
@@ -152,6 +156,9 @@ impl SessionsApi {
         let challenge = match (body.token, body.community_id, body.email, body.code) {
             (Some(token), None, None, None) => answer_token(&state.db, &token, now).await?,
             (None, Some(community_id), Some(email), Some(code)) => {
+                let mut checks = Checks::default();
+                checks.email("email", email.trim());
+                checks.finish()?;
                 let email = normalize_email(&email);
                 hit(
                     &state.db,
