@@ -290,6 +290,11 @@ impl TestApp {
         secret
     }
 
+    /// The URL of this app's database, for a second server or process on it.
+    pub fn database_url(&self) -> &str {
+        self.database.as_ref().map_or("", |d| d.url.as_str())
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

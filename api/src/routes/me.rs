@@ -118,24 +118,27 @@ pub struct MeApi;
 
 #[OpenApi(prefix_path = "/v1/me", tag = "Tag::SignIn")]
 impl MeApi {
-    /// Who the caller is: their person, role, community and when the session ends.
+    /// Who the caller is: their person, role, community and when the session ends. The
+    /// ETag is the person's, for `PATCH /v1/me`.
     #[oai(path = "/", method = "get", operation_id = "getMe")]
     async fn get(
         &self,
         state: poem::web::Data<&AppState>,
         ApiKey(caller): ApiKey,
-    ) -> Result<Json<Me>> {
+    ) -> Result<Fetched<Me>> {
         let person = own_person(&state, &caller).await?;
         let community = community::Entity::find_by_id(person.community_id)
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("community"))?;
-        Ok(Json(Me {
+        let tag = etag(person.version);
+        let me = Me {
             person: person.into(),
             role: caller.role,
             community: community.into(),
             session_expires_at: caller.expires_at,
-        }))
+        };
+        Ok(Fetched::Ok(Json(me), tag))
     }
 
     /// Change one's own locale, time zone, languages, skills, phone or mail

@@ -537,6 +537,19 @@ async fn organizer_digest(backend: Backend) {
         .await
         .unwrap();
 
+    // A volunteer who applied and awaits approval.
+    let applicant = app
+        .person(&community, "Olga Petrova", json!({"is_volunteer": true}))
+        .await;
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            sql("UPDATE people SET status = 'pending' WHERE id = $1"),
+            [uuid::Uuid::parse_str(&id(&applicant)).unwrap().into()],
+        ))
+        .await
+        .unwrap();
+
     let worker = app.worker(&smtp);
     worker.tick(eight - Duration::minutes(1)).await.unwrap();
     assert!(
@@ -563,6 +576,10 @@ async fn organizer_digest(backend: Backend) {
     assert!(
         text.contains(&format!("Anna Mueller: English Corner, {at}")),
         "new sign-ups: {text}"
+    );
+    assert!(
+        text.contains("Olga Petrova (applied "),
+        "awaiting approval: {text}"
     );
     let before = smtp.received().len();
     worker.tick(eight + Duration::minutes(20)).await.unwrap();

@@ -22,6 +22,7 @@ both_backends!(
     codes_expire_are_single_use_and_die,
     sessions_expire_and_are_revoked,
     limits_answer_429_and_send_nothing,
+    limits_hold_across_servers,
     a_session_acts_only_for_its_person,
     open_shifts_without_a_key,
     me_changes_address_by_code_and_erases,
@@ -595,6 +596,56 @@ async fn limits_answer_429_and_send_nothing(backend: Backend) {
     app.stop().await;
 }
 
+/// Two API processes on one database count against the same limits.
+async fn limits_hold_across_servers(backend: Backend) {
+    let settings = || Settings {
+        limits: Limits {
+            requests_per_ip_per_minute: 4,
+            ..Limits::default()
+        },
+        ..Settings::default()
+    };
+    let app = TestApp::spawn_with(backend, settings()).await;
+    let community = id(&app.community("huashenmiao").await);
+    let db = huashen_api::db::connect(app.database_url()).await.unwrap();
+    let state = huashen_api::state::AppState::new(db, settings())
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let other = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(huashen_api::app::serve(listener, state, async {
+        let _ = stopped.await;
+    }));
+    let ask = |base: String, n: usize| {
+        let client = app.client.clone();
+        let community = community.clone();
+        async move {
+            client
+                .post(format!("{base}/v1/sign-in"))
+                .json(&json!({"community_id": community, "email": format!("p{n}@example.cn")}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        let base = if n % 2 == 0 {
+            app.base_url.clone()
+        } else {
+            other.clone()
+        };
+        statuses.push(ask(base, n).await);
+    }
+    assert_eq!(statuses, [202, 202, 202, 202, 429]);
+    let _ = stop.send(());
+    let _ = server.await;
+    app.stop().await;
+}
+
 async fn a_session_acts_only_for_its_person(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
@@ -780,6 +831,13 @@ async fn me_changes_address_by_code_and_erases(backend: Backend) {
         .patch("/v1/me", Some(&key), json!({"phone": null}), Some("\"1\""))
         .await;
     stale.expect_problem(412);
+    let current = app.get("/v1/me", Some(&key)).await.expect(200);
+    let tag = current.header("etag").unwrap().to_owned();
+    let cleared = app
+        .patch("/v1/me", Some(&key), json!({"phone": null}), Some(&tag))
+        .await
+        .expect(200);
+    assert!(cleared.body["phone"].is_null());
 
     app.post(
         "/v1/me/email",
