@@ -34,6 +34,13 @@ pub const MAIL_QUEUE: &str = "mail";
 const JOB_ATTEMPTS: usize = 3;
 /// How often an idle mail worker looks for new jobs.
 const POLL: Duration = Duration::from_secs(1);
+/// How often a mail worker reports alive. Seen once: an idle worker that fetched
+/// nothing more until its next heartbeat (apalis 1.0's default is 30 s), so a sign-in
+/// code waited that long; a short heartbeat bounds such a wait.
+const HEARTBEAT: Duration = Duration::from_secs(3);
+/// Heartbeats missed before a worker's jobs count as orphaned: 30 s, as with the
+/// defaults. A job taken over twice is harmless (the sender claims the ledger row).
+const MISSED_HEARTBEATS: usize = 10;
 
 /// The `mail` queue on whichever database Huashen uses. The api pushes to it too, for
 /// mail that must go out at once rather than at the next planning run.
@@ -51,13 +58,19 @@ impl MailQueue {
                 let pool = db.get_sqlite_connection_pool().clone();
                 // Only the migrations: `setup` would also relax the pool's durability pragmas.
                 SqliteStorage::<()>::migrations().run(&pool).await?;
-                let config = apalis_sqlite::Config::default().queue(MAIL_QUEUE);
+                let config = apalis_sqlite::Config::default()
+                    .queue(MAIL_QUEUE)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
                 Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
             }
             DbBackend::Postgres => {
                 let pool = db.get_postgres_connection_pool().clone();
                 PostgresStorage::<()>::setup(&pool).await?;
-                let config = apalis_postgres::Config::default().queue(MAIL_QUEUE);
+                let config = apalis_postgres::Config::default()
+                    .queue(MAIL_QUEUE)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
                 Ok(Self::Postgres(
                     PostgresStorage::new(&pool).with_config(config),
                 ))

@@ -1,11 +1,16 @@
 // An example front-end flow against a Huashen server, every call typed from openapi.yaml.
 //
-//   HUASHEN_URL=http://127.0.0.1:8080 HUASHEN_KEY=hs_… npm run flow
+//   HUASHEN_URL=http://127.0.0.1:8080 HUASHEN_KEY=hs_… HUASHEN_OUTBOX=./data/outbox npm run flow
 //
-// HUASHEN_KEY is an admin or organizer key of the demo community. The flow adds a new
-// volunteer, gives them their own key and, as that volunteer, signs up, lands on a
-// waitlist, cancels and reads their hours. Any unexpected answer stops it with exit 1.
+// HUASHEN_KEY is an admin or organizer key of the demo community; HUASHEN_OUTBOX is the
+// server's outbox folder (its mail as .eml files, when it has no SMTP server), where
+// the flow reads the emailed code as the volunteer would in their mailbox. A new
+// volunteer applies, confirms their address with the code, which signs them in, and
+// with that session lists the open shifts, signs up, lands on a waitlist, cancels,
+// reads their hours and signs out. Any unexpected answer stops it with exit 1.
 
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import createClient from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
@@ -94,33 +99,105 @@ async function newVolunteer(fullName: string, nationality: string): Promise<Pers
   );
 }
 
-const me = await newVolunteer(`Flow Volunteer ${run}`, "KR");
-console.log(`Created volunteer ${me.full_name} (${me.id})`);
+/** The text part of a mail as the outbox stores it (base64 or quoted-printable). */
+function plainText(eml: string): string {
+  const part = eml.split(/\r?\n--/).find((p) => /content-type:\s*text\/plain/i.test(p)) ?? eml;
+  const [head = "", ...rest] = part.split(/\r?\n\r?\n/);
+  const body = rest.join("\n\n");
+  if (/content-transfer-encoding:\s*base64/i.test(head)) {
+    return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+  }
+  if (/content-transfer-encoding:\s*quoted-printable/i.test(head)) {
+    const bytes = body
+      .replace(/=\r?\n/g, "")
+      .replace(/=([0-9A-F]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    return Buffer.from(bytes, "latin1").toString("utf8");
+  }
+  return body;
+}
 
-const key = expect(
-  "create volunteer key",
-  201,
-  await staff.POST("/v1/api-keys", {
-    body: { name: `flow ${run}`, role: "volunteer", person_id: me.id },
+/** The six-digit code of the newest mail to `address` in the outbox, waiting up to 20 s. */
+async function codeFromOutbox(address: string): Promise<string> {
+  const outbox = env("HUASHEN_OUTBOX");
+  for (let tries = 0; tries < 100; tries++) {
+    let files: string[] = [];
+    try {
+      files = readdirSync(outbox).filter((f) => f.endsWith(".eml"));
+    } catch {
+      // Not there until the first mail.
+    }
+    for (const file of files) {
+      const eml = readFileSync(join(outbox, file), "utf8");
+      if (!eml.toLowerCase().includes(`to: ${address}`) && !eml.includes(`<${address}>`)) {
+        continue;
+      }
+      // The code stands on a line of its own.
+      const code = /^\s*(\d{6})\s*$/m.exec(plainText(eml));
+      if (code?.[1] !== undefined) {
+        return code[1];
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`no mail with a code to ${address} in ${outbox}`);
+}
+
+// A new volunteer applies by themselves, without a key, with their consent.
+const email = `flow-${run}-kr@example.org`;
+const applied = expect(
+  "apply",
+  202,
+  await anonymous.POST("/v1/communities/{id}/applications", {
+    params: { path: { id: communityId } },
+    body: {
+      full_name: `Flow Volunteer ${run}`,
+      email,
+      locale: "ko",
+      nationality: "KR",
+      languages: ["ko", "en"],
+      skills: [],
+      wants_to_volunteer: true,
+      consent: { text_version: "2026-11", accepted: true },
+    },
   }),
 );
-check(key.role === "volunteer", `key role is ${key.role}`);
-console.log(`Volunteer key ${key.prefix}… created`);
+console.log(`Applied: ${applied.detail}`);
 
-// From here on the volunteer acts with their own key.
+// The code from their mailbox confirms the address and signs them in.
+const code = await codeFromOutbox(email);
+const session = expect(
+  "verify the code",
+  201,
+  await anonymous.POST("/v1/sign-in/verify", {
+    body: { community_id: communityId, email, code },
+  }),
+);
+const me: Person = session.person;
+check(session.role === "volunteer", `session role is ${session.role}`);
+console.log(`Signed in as ${me.full_name} (${me.status}) until ${session.expires_at}`);
+
+// From here on the volunteer acts with their own session.
 const volunteer = createClient<paths>({
   baseUrl,
-  headers: { Authorization: `Bearer ${key.secret}` },
+  headers: { Authorization: `Bearer ${session.token}` },
 });
+const whoami = expect("who am I", 200, await volunteer.GET("/v1/me"));
+check(whoami.person.id === me.id, "GET /v1/me names another person");
 
 // An upcoming shift with places, starting late enough that the volunteer may still
 // cancel their own sign-up (the server's self-cancel lead is a few hours).
+// Open shifts are public: no key needed to browse them.
 const open = expect(
-  "list shifts",
+  "list open shifts",
   200,
-  await volunteer.GET("/v1/shifts", {
+  await anonymous.GET("/v1/shifts", {
     params: {
-      query: { from: hoursFromNow(24), has_free_places: true, status: "scheduled", limit: 50 },
+      query: {
+        community_id: communityId,
+        from: hoursFromNow(24),
+        has_free_places: true,
+        limit: 50,
+      },
     },
   }),
 );
@@ -211,5 +288,11 @@ const hours = expect(
 );
 console.log(`Hours: ${hours.hours} over ${hours.shifts} attended shifts`);
 check(hours.person_id === me.id, "hours of another person");
+
+const signedOut = await volunteer.DELETE("/v1/sessions/current");
+check(signedOut.response.status === 204, `sign out: HTTP ${signedOut.response.status}`);
+const after = await volunteer.GET("/v1/me");
+check(after.response.status === 401, `after signing out: HTTP ${after.response.status}`);
+console.log("Signed out");
 
 console.log("flow: ok");
