@@ -383,7 +383,13 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<Seeded>> {
             skills: TagList::default(),
             is_volunteer,
             is_organizer: full_name == "张伟",
-            moved_in_on: Some(today - Days::new(30 * (index as u64 + 1))),
+            // A newcomer of this week every third; the rest moved in long ago, so only
+            // the newcomers get welcome letters.
+            moved_in_on: Some(if index % 3 == 2 {
+                today - Days::new(index as u64 / 3 + 1)
+            } else {
+                today - Days::new(30 * (index as u64 + 1))
+            }),
             moving_out_on: None,
             notify_reminders: true,
             notify_birthday: true,

@@ -529,6 +529,7 @@ impl TestApp {
             lease_secs: 60,
             webhook_allowed_hosts: vec!["127.0.0.1".to_owned()],
             plan_schedule: "* * * * * *".to_owned(),
+            welcome_within_days: 14,
         };
         args.worker(self.db.clone()).expect("a worker")
     }

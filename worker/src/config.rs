@@ -43,6 +43,10 @@ pub struct MailArgs {
     /// comma-separated (e.g. an intranet front-end).
     #[arg(long, env = "HUASHEN_WEBHOOK_ALLOWED_HOSTS", value_delimiter = ',')]
     pub webhook_allowed_hosts: Vec<String>,
+    /// Days after the moving-in day a welcome letter is still sent; a person who moved
+    /// in earlier (say, imported years later) gets none.
+    #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14)]
+    pub welcome_within_days: u32,
     /// When the planner runs: a cron expression with seconds first.
     #[arg(long, env = "HUASHEN_PLAN_SCHEDULE", default_value = "0 * * * * *")]
     pub plan_schedule: String,
@@ -75,6 +79,7 @@ impl MailArgs {
                 setting.clone_from(url);
             }
         }
+        settings.welcome_within = chrono::Duration::days(self.welcome_within_days.into());
         settings.lease = chrono::Duration::seconds(self.lease_secs.max(1) as i64);
         settings.webhook_allowed_hosts = self.webhook_allowed_hosts.clone();
         let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));

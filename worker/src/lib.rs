@@ -36,6 +36,8 @@ pub struct MailSettings {
     pub sign_in_url: String,
     /// How long after an event ends its feedback requests go out.
     pub feedback_delay: Duration,
+    /// How long after the moving-in day a welcome letter is still sent.
+    pub welcome_within: Duration,
     /// How long a sender holds a row; longer than any delivery can take.
     pub lease: Duration,
     /// Attempts before a temporary failure becomes `failed`.
@@ -53,6 +55,7 @@ impl MailSettings {
             feedback_url: format!("{base}/v1/feedback/{{token}}"),
             sign_in_url: format!("{base}/sign-in/{{token}}"),
             feedback_delay: Duration::hours(2),
+            welcome_within: Duration::days(14),
             lease: Duration::minutes(5),
             max_attempts: 5,
             webhook_allowed_hosts: Vec::new(),
@@ -89,6 +92,7 @@ impl Worker {
     pub fn plan_settings(&self) -> planner::PlanSettings {
         planner::PlanSettings {
             feedback_delay: self.settings.feedback_delay,
+            welcome_within: self.settings.welcome_within,
         }
     }
 

@@ -48,6 +48,8 @@ pub const DIGEST_HOUR: u32 = 8;
 pub struct PlanSettings {
     /// How long after an event ends its feedback requests go out.
     pub feedback_delay: Duration,
+    /// How long after the moving-in day a welcome letter is still sent.
+    pub welcome_within: Duration,
 }
 
 /// Plans every kind of mail due at `now`; returns how many new ledger rows it wrote.
@@ -63,7 +65,7 @@ pub async fn plan(
         .map(|c| (c.id, c))
         .collect();
     let mut due = Vec::new();
-    due.extend(welcomes(db, now).await?);
+    due.extend(welcomes(db, settings, now).await?);
     due.extend(shift_reminders(db, &communities, now).await?);
     due.extend(event_reminders(db, &communities, now).await?);
     due.extend(birthdays(db, now).await?);
@@ -165,23 +167,47 @@ fn longest_lead(communities: &HashMap<Uuid, community::Model>) -> Duration {
     )
 }
 
-/// A welcome letter for each person created with a moving-in date.
-async fn welcomes(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+/// A welcome letter at 09:00 on the day a person moves in, in their own time zone, or
+/// when they are added within `welcome_within` of that day; none for an older (or no)
+/// moving-in day, none once they have moved out. Bounded by the moving-in date.
+async fn welcomes(
+    db: &DatabaseConnection,
+    settings: PlanSettings,
+    now: DateTime<Utc>,
+) -> Result<Vec<Due>, DbErr> {
+    let days = todays_dates(now);
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(Vec::new());
+    };
     let people = person::Entity::find()
-        .filter(person::Column::CreatedAt.gte(now - Duration::days(7)))
-        .filter(person::Column::MovedInOn.is_not_null())
+        .filter(person::Column::MovedInOn.gte(*first - settings.welcome_within))
+        .filter(person::Column::MovedInOn.lte(*last))
+        .filter(person::Column::ErasedAt.is_null())
         .all(db)
         .await?;
     Ok(people
         .into_iter()
-        .map(|p| Due {
-            kind: MailKind::Welcome,
-            community_id: p.community_id,
-            recipient: p.id,
-            subject_type: "person",
-            subject_id: p.id,
-            dedupe_key: format!("welcome:{}", p.id),
-            due_at: p.created_at,
+        .filter_map(|p| {
+            let zone = zone(&p.time_zone);
+            let today = now.with_timezone(&zone).date_naive();
+            let moved_in = p.moved_in_on?;
+            let arrival = local_instant(moved_in, MORNING_MAIL_HOUR, zone);
+            if arrival > now
+                || now > arrival + settings.welcome_within
+                || p.moving_out_on.is_some_and(|out| out <= today)
+            {
+                return None;
+            }
+            Some(Due {
+                kind: MailKind::Welcome,
+                community_id: p.community_id,
+                recipient: p.id,
+                subject_type: "person",
+                subject_id: p.id,
+                dedupe_key: format!("welcome:{}", p.id),
+                // Someone added days after moving in is welcomed from then on.
+                due_at: arrival.max(p.created_at),
+            })
         })
         .collect())
 }

@@ -236,6 +236,9 @@ async fn decide(
     }) else {
         return Ok(Decision::Skip("the recipient no longer exists".to_owned()));
     };
+    if person.erased_at.is_some() {
+        return Ok(Decision::Skip("the recipient's data was erased".to_owned()));
+    }
     let Some(community) = community::Entity::find_by_id(person.community_id)
         .one(db)
         .await?

@@ -63,6 +63,17 @@ async fn ledger(app: &TestApp, kind: &str) -> Vec<entities::notification::Model>
         .unwrap()
 }
 
+/// The day `n` days before today in Shanghai (the test community's time zone), as
+/// `YYYY-MM-DD`: a moving-in day whose 09:00 has passed.
+fn days_ago(n: i64) -> String {
+    (Utc::now()
+        .with_timezone(&zone("Asia/Shanghai"))
+        .date_naive()
+        - Duration::days(n))
+    .format("%Y-%m-%d")
+    .to_string()
+}
+
 async fn welcome_in_each_readers_language(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
@@ -72,24 +83,27 @@ async fn welcome_in_each_readers_language(backend: Backend) {
         .person(
             &community,
             "Emily Carter",
-            json!({"locale": "en", "moved_in_on": "2026-11-01", "nationality": "US"}),
+            json!({"locale": "en", "moved_in_on": days_ago(1), "nationality": "US"}),
         )
         .await;
     let kim = app
         .person(
             &community,
             "Kim Minjun",
-            json!({"locale": "ko", "moved_in_on": "2026-11-02", "nationality": "KR"}),
+            json!({"locale": "ko", "moved_in_on": days_ago(2), "nationality": "KR"}),
         )
         .await;
     let marco = app
         .person(
             &community,
             "Marco Rossi",
-            json!({"locale": "it", "moved_in_on": "2026-11-03", "nationality": "IT"}),
+            json!({"locale": "it", "moved_in_on": days_ago(3), "nationality": "IT"}),
         )
         .await;
     app.person(&community, "Li Ming", json!({})).await;
+    // Moved in years ago, added today (as an import would): no welcome.
+    app.person(&community, "Wang Lei", json!({"moved_in_on": "2021-03-15"}))
+        .await;
     let worker = app.worker(&smtp);
 
     let report = worker.tick(Utc::now()).await.unwrap();
@@ -112,11 +126,9 @@ async fn welcome_in_each_readers_language(backend: Backend) {
         english.text().contains("English Corner"),
         "stations in the reader's language"
     );
-    assert!(
-        english.text().contains("1 November 2026"),
-        "{}",
-        english.text()
-    );
+    let moved_in = chrono::NaiveDate::parse_from_str(&days_ago(1), "%Y-%m-%d").unwrap();
+    let moved_in = huashen_worker::format::date(moved_in, "en");
+    assert!(english.text().contains(&moved_in), "{}", english.text());
     assert!(
         english.html().contains("<li>English Corner</li>"),
         "{}",
@@ -593,7 +605,7 @@ async fn one_welcome(app: &TestApp) -> Value {
     app.person(
         &community,
         "Emily Carter",
-        json!({"locale": "en", "moved_in_on": "2026-11-01"}),
+        json!({"locale": "en", "moved_in_on": days_ago(1)}),
     )
     .await
 }
@@ -694,7 +706,7 @@ async fn two_workers_send_each_mail_once(backend: Backend) {
         app.person(
             &community,
             &format!("Resident {n}"),
-            json!({"moved_in_on": "2026-11-01"}),
+            json!({"moved_in_on": days_ago(1)}),
         )
         .await;
     }

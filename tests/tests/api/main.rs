@@ -9,6 +9,7 @@ mod contract;
 mod events;
 mod idempotency;
 mod mail;
+mod onboarding;
 mod people;
 mod personal_data;
 mod protocol;

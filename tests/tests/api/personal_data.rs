@@ -16,7 +16,8 @@ async fn export_everything_held(backend: Backend) {
         .person(
             &community,
             "Kim Minjun",
-            json!({"is_volunteer": true, "moved_in_on": "2026-10-01", "locale": "ko"}),
+            // Moved in yesterday: a welcome letter is due.
+            json!({"is_volunteer": true, "moved_in_on": yesterday_in_shanghai(), "locale": "ko"}),
         )
         .await;
     let key = app.key(Role::Volunteer, None, me["id"].as_str()).await;
@@ -189,4 +190,10 @@ async fn erase_keeps_totals_and_frees_places(backend: Backend) {
     assert_eq!(log.len(), 1);
     assert_eq!(log[0]["action"], "erase");
     app.stop().await;
+}
+
+/// Yesterday in the test community's time zone, as `YYYY-MM-DD`.
+fn yesterday_in_shanghai() -> String {
+    let shanghai = huashen_worker::format::zone("Asia/Shanghai");
+    (Utc::now().with_timezone(&shanghai).date_naive() - Duration::days(1)).to_string()
 }
