@@ -67,7 +67,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .around(problem_responses)
         .around(allow_methods)
         .with(Idempotency)
-        .with(body_limit(state.settings.max_body_bytes))
+        .with(body_limit(
+            state.settings.max_body_bytes,
+            state.settings.max_import_bytes,
+        ))
         .with(cors)
         .data(state)
         .with(Tracing)

@@ -53,6 +53,12 @@ fn parse<T: DeserializeOwned + ParseFromJSON>(data: &[u8]) -> Result<T, ApiError
     deserializer.end().map_err(|_| {
         ApiError::BadRequest("the request body has data after its JSON value".to_owned())
     })?;
+    parse_value(json)
+}
+
+/// `json` as a `T`, held to the same shape and bounds as a request body of that type
+/// (an imported row is held to them too).
+pub fn parse_value<T: DeserializeOwned + ParseFromJSON>(json: Value) -> Result<T, ApiError> {
     let value = serde_path_to_error::deserialize(&json).map_err(|err| {
         let path = err.path().to_string();
         describe(

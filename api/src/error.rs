@@ -319,13 +319,18 @@ pub fn error_response(err: poem::Error) -> Response {
     )
 }
 
-/// Refuses bodies over `max_bytes` with 413, whether or not they declare their length.
-pub fn body_limit(max_bytes: usize) -> BodyLimitMiddleware {
-    BodyLimitMiddleware { max_bytes }
+/// Refuses bodies over `max_bytes` (files to import: `max_import_bytes`) with 413,
+/// whether or not they declare their length.
+pub fn body_limit(max_bytes: usize, max_import_bytes: usize) -> BodyLimitMiddleware {
+    BodyLimitMiddleware {
+        max_bytes,
+        max_import_bytes,
+    }
 }
 
 pub struct BodyLimitMiddleware {
     max_bytes: usize,
+    max_import_bytes: usize,
 }
 
 impl<E: Endpoint> poem::Middleware<E> for BodyLimitMiddleware {
@@ -335,6 +340,7 @@ impl<E: Endpoint> poem::Middleware<E> for BodyLimitMiddleware {
         BodyLimit {
             inner,
             max_bytes: self.max_bytes,
+            max_import_bytes: self.max_import_bytes,
         }
     }
 }
@@ -342,6 +348,7 @@ impl<E: Endpoint> poem::Middleware<E> for BodyLimitMiddleware {
 pub struct BodyLimit<E> {
     inner: E,
     max_bytes: usize,
+    max_import_bytes: usize,
 }
 
 impl<E: Endpoint> Endpoint for BodyLimit<E> {
@@ -358,6 +365,11 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
 impl<E> BodyLimit<E> {
     /// Passes the request on if its body fits, reading undeclared lengths up to the limit.
     async fn limit(&self, mut req: Request) -> poem::Result<Request> {
+        let max_bytes = if req.uri().path().ends_with("/imports") {
+            self.max_import_bytes
+        } else {
+            self.max_bytes
+        };
         let too_large = || {
             poem::Error::from_string(
                 "the request body is too large",
@@ -368,10 +380,10 @@ impl<E> BodyLimit<E> {
             .header(poem::http::header::CONTENT_LENGTH)
             .and_then(|value| value.parse::<usize>().ok());
         match declared {
-            Some(length) if length > self.max_bytes => return Err(too_large()),
+            Some(length) if length > max_bytes => return Err(too_large()),
             Some(_) => {}
             None => {
-                let body = req.take_body().into_bytes_limit(self.max_bytes).await;
+                let body = req.take_body().into_bytes_limit(max_bytes).await;
                 match body {
                     Ok(bytes) => req.set_body(bytes),
                     Err(poem::error::ReadBodyError::PayloadTooLarge) => return Err(too_large()),

@@ -8,6 +8,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod idempotency;
+pub mod imports;
 pub mod limits;
 pub mod pagination;
 pub mod personal_data;

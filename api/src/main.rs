@@ -40,6 +40,34 @@ enum Command {
     CreateKey(CreateKeyArgs),
     /// Print the OpenAPI spec (YAML) the API serves; `huashen openapi > openapi.yaml`.
     Openapi,
+    /// Import residents from a CSV (UTF-8, header row) or JSON-lines file, matched by
+    /// email; prints a summary and each row's error; exits 1 if any row failed.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args)]
+struct ImportArgs {
+    /// The community the people belong to.
+    #[arg(long)]
+    community: Uuid,
+    /// The file: `.csv`, or `.jsonl` for JSON lines.
+    file: std::path::PathBuf,
+    /// Check and report, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// All rows or none: a single error and nothing is written.
+    #[arg(long)]
+    atomic: bool,
+    /// `new-arrivals`: people whose moving-in day is recent or ahead get a welcome
+    /// letter; `none`: nobody imported does.
+    #[arg(long, value_enum, default_value = "new-arrivals")]
+    mail: MailArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum MailArg {
+    None,
+    NewArrivals,
 }
 
 #[derive(clap::Args)]
@@ -56,6 +84,9 @@ struct ServeArgs {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     max_body_bytes: usize,
+    /// Largest accepted file to import, in bytes.
+    #[arg(long, env = "HUASHEN_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    max_import_bytes: usize,
     /// Do not run the mail worker in this process (for API-only replicas).
     #[arg(long)]
     no_worker: bool,
@@ -143,6 +174,11 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(database = %redact(&cli.database_url), "migrations applied");
         }
         Command::SeedDemo => seed(&db).await?,
+        Command::Import(args) => {
+            if !import(&db, args).await? {
+                std::process::exit(1);
+            }
+        }
         Command::CreateKey(args) => {
             let (key, secret) = create_key(
                 &db,
@@ -180,6 +216,7 @@ async fn main() -> anyhow::Result<()> {
                 Settings {
                     cors_origins: args.cors_origins,
                     max_body_bytes: args.max_body_bytes,
+                    max_import_bytes: args.max_import_bytes,
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                     webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
                     session_lifetime: chrono::Duration::days(args.session_days.max(1)),
@@ -198,8 +235,10 @@ async fn main() -> anyhow::Result<()> {
                 let worker = args.mail.worker(db.clone())?;
                 let schedule = args.mail.plan_schedule.clone();
                 let stopped = until_stopped(stopped.clone());
+                let imports = huashen_api::imports::runner(db.clone());
+                huashen_api::imports::requeue_waiting(&state).await?;
                 Some(tokio::spawn(async move {
-                    jobs::run(worker, &schedule, stopped).await
+                    jobs::run(worker, &schedule, Some(imports), stopped).await
                 }))
             };
             tokio::spawn(async move {
@@ -214,6 +253,87 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs an import from the command line; `false` when a row failed.
+async fn import(db: &sea_orm::DatabaseConnection, args: ImportArgs) -> anyhow::Result<bool> {
+    use std::io::{IsTerminal, Write};
+
+    use huashen_api::imports::{self, ImportFormat, ImportMail, ImportOptions, RowOutcome};
+    use sea_orm::EntityTrait;
+
+    let community = entities::community::Entity::find_by_id(args.community)
+        .one(db)
+        .await?
+        .with_context(|| format!("no community {}", args.community))?;
+    let data =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+    let format = match args.file.extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "ndjson") => ImportFormat::Jsonl,
+        _ => ImportFormat::Csv,
+    };
+    let options = ImportOptions {
+        dry_run: args.dry_run,
+        atomic: args.atomic,
+        mail: match args.mail {
+            MailArg::None => ImportMail::None,
+            MailArg::NewArrivals => ImportMail::NewArrivals,
+        },
+    };
+    let failed = |e: huashen_api::error::ApiError| anyhow::anyhow!("{e}: {e:?}");
+    let text = imports::text_of(&data).map_err(failed)?;
+    let terminal = std::io::stderr().is_terminal();
+    let mut progress = |done: usize, total: usize| {
+        if terminal {
+            let width = 40;
+            let filled = (done * width)
+                .checked_div(total)
+                .unwrap_or(width)
+                .min(width);
+            eprint!(
+                "\r[{}{}] {done}/{total}",
+                "#".repeat(filled),
+                " ".repeat(width - filled)
+            );
+            let _ = std::io::stderr().flush();
+        }
+    };
+    let report = imports::import(db, &community, text, format, options, &mut progress)
+        .await
+        .map_err(failed)?;
+    if terminal {
+        eprintln!();
+    }
+    for row in report
+        .rows
+        .iter()
+        .filter(|r| r.outcome == RowOutcome::Error)
+    {
+        for error in &row.errors {
+            println!(
+                "row {} ({}): {}: {}",
+                row.row,
+                row.email.as_deref().unwrap_or("no email"),
+                error.field,
+                error.message
+            );
+        }
+    }
+    let t = &report.totals;
+    println!(
+        "{} rows: {} created, {} updated, {} unchanged, {} with errors{}",
+        t.rows,
+        t.created,
+        t.updated,
+        t.unchanged,
+        t.errors,
+        if report.written {
+            ""
+        } else {
+            "; nothing written"
+        }
+    );
+    Ok(t.errors == 0)
 }
 
 async fn seed(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {

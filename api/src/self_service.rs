@@ -69,7 +69,7 @@ pub async fn dispatch(state: &AppState, ids: impl IntoIterator<Item = Uuid>) {
     if ids.is_empty() {
         return;
     }
-    if let Err(err) = state.mail.push(ids).await {
+    if let Err(err) = state.mail.push_mail(ids).await {
         tracing::warn!(error = %err, "queueing mail failed; the planner will send it");
     }
 }

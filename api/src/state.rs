@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use huashen_worker::jobs::MailQueue;
+use huashen_worker::jobs::{IMPORT_QUEUE, MailQueue, Queue, RunImport};
 use sea_orm::DatabaseConnection;
 
 use crate::limits::Limits;
@@ -14,13 +14,16 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// For mail that goes out at once (sign-in codes) instead of at the next planning run.
     pub mail: MailQueue,
+    /// Where imports wait for a worker.
+    pub imports: Queue<RunImport>,
 }
 
 impl AppState {
     /// The state over `db`, with the mail queue opened there.
     pub async fn new(db: DatabaseConnection, settings: Settings) -> anyhow::Result<Self> {
         Ok(Self {
-            mail: MailQueue::open(&db).await?,
+            mail: MailQueue::mail(&db).await?,
+            imports: Queue::open(&db, IMPORT_QUEUE).await?,
             db,
             settings: Arc::new(settings),
         })
@@ -34,6 +37,8 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Largest accepted import file.
+    pub max_import_bytes: usize,
     /// How long before a shift starts volunteers may still cancel themselves.
     pub self_cancel_lead: chrono::Duration,
     /// Webhook target hosts allowed even in loopback or private ranges.
@@ -51,6 +56,7 @@ impl Default for Settings {
         Self {
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
+            max_import_bytes: 64 * 1024 * 1024,
             self_cancel_lead: chrono::Duration::hours(3),
             webhook_allowed_hosts: Vec::new(),
             session_lifetime: chrono::Duration::days(30),

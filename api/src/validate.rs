@@ -117,6 +117,11 @@ impl Checks {
         }
     }
 
+    /// The problems found so far.
+    pub fn into_errors(self) -> Vec<FieldError> {
+        self.0
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.0.is_empty() {
             Ok(())

@@ -197,3 +197,44 @@ string_enum!(
         ChangeEmail = "change_email",
     }
 );
+
+string_enum!(
+    /// How an imported file is written.
+    ImportFormat {
+        /// CSV as a spreadsheet saves it: UTF-8, a header row naming the columns.
+        Csv = "csv",
+        /// One JSON object per line.
+        Jsonl = "jsonl",
+    }
+);
+
+string_enum!(
+    /// Whether imported people may get welcome letters at all.
+    ImportMail {
+        /// None, not even someone who moves in next week.
+        None = "none",
+        /// Those whose moving-in day is recent or ahead get theirs, as anyone added would.
+        NewArrivals = "new_arrivals",
+    }
+);
+
+string_enum!(
+    /// Where an import stands.
+    ImportState {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+        Failed = "failed",
+    }
+);
+
+string_enum!(
+    /// What became of one imported row.
+    RowOutcome {
+        Created = "created",
+        Updated = "updated",
+        Unchanged = "unchanged",
+        /// Nothing was changed for this row; its errors say why.
+        Error = "error",
+    }
+);

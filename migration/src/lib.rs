@@ -12,6 +12,7 @@ mod m20261128_000005_calendar_tokens;
 mod m20261128_000006_care;
 mod m20261128_000007_webhooks;
 mod m20261128_000008_self_service;
+mod m20261128_000009_imports;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_care::Migration),
             Box::new(m20261128_000007_webhooks::Migration),
             Box::new(m20261128_000008_self_service::Migration),
+            Box::new(m20261128_000009_imports::Migration),
         ]
     }
 }

@@ -331,6 +331,35 @@ impl TestApp {
         }
     }
 
+    /// Posts `body` as it is, with `content_type`.
+    pub async fn post_bytes(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().await.expect("request failed");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("reading the body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
     pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
         self.call(Method::GET, path, key, None, &[]).await
     }
@@ -532,6 +561,42 @@ impl TestApp {
             welcome_within_days: 14,
         };
         args.worker(self.db.clone()).expect("a worker")
+    }
+}
+
+/// The worker as `huashen serve` embeds it (mail and imports), delivering to an SMTP
+/// server; its planner does not run again after start, so only what the api queues
+/// goes out.
+pub struct EmbeddedWorker {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EmbeddedWorker {
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = self.task.await;
+    }
+}
+
+impl TestApp {
+    pub fn embedded_worker(&self, smtp: &smtp::SmtpServer) -> EmbeddedWorker {
+        let worker = self.worker(smtp);
+        let imports = huashen_api::imports::runner(self.db.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            huashen_worker::jobs::run(worker, "0 0 0 1 1 * 2099", Some(imports), async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("the worker failed");
+        });
+        EmbeddedWorker {
+            stop: Some(stop),
+            task,
+        }
     }
 }
 

@@ -43,9 +43,10 @@ pub struct MailArgs {
     /// comma-separated (e.g. an intranet front-end).
     #[arg(long, env = "HUASHEN_WEBHOOK_ALLOWED_HOSTS", value_delimiter = ',')]
     pub webhook_allowed_hosts: Vec<String>,
-    /// Days after the moving-in day a welcome letter is still sent; a person who moved
-    /// in earlier (say, imported years later) gets none.
-    #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14)]
+    /// Days after the moving-in day a welcome letter is still sent (1–365); a person
+    /// who moved in earlier (say, imported years later) gets none.
+    #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
     pub welcome_within_days: u32,
     /// When the planner runs: a cron expression with seconds first.
     #[arg(long, env = "HUASHEN_PLAN_SCHEDULE", default_value = "0 * * * * *")]

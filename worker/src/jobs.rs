@@ -1,5 +1,6 @@
 //! Running the worker continuously on apalis: a cron job plans and dispatches every
-//! minute (and once at start), and the `mail` queue delivers one ledger row per job.
+//! minute (and once at start), the `mail` queue delivers one ledger row per job, and
+//! (in `huashen serve`) the `imports` queue runs bulk imports.
 //!
 //! The queue lives in the same database as everything else (apalis-sqlite or
 //! apalis-postgres). A job only names a ledger row; the sender's claim on the row is
@@ -9,7 +10,9 @@
 //! the sender itself failed (say, the database was unreachable).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
@@ -18,6 +21,7 @@ use apalis_postgres::PostgresStorage;
 use apalis_sqlite::SqliteStorage;
 use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbBackend};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -42,24 +46,35 @@ const HEARTBEAT: Duration = Duration::from_secs(3);
 /// defaults. A job taken over twice is harmless (the sender claims the ledger row).
 const MISSED_HEARTBEATS: usize = 10;
 
-/// The `mail` queue on whichever database Huashen uses. The api pushes to it too, for
-/// mail that must go out at once rather than at the next planning run.
-#[derive(Clone)]
-pub enum MailQueue {
-    Sqlite(SqliteStorage<SendMail>),
-    Postgres(PostgresStorage<SendMail>),
+/// A queue of jobs `T` on whichever database Huashen uses.
+pub enum Queue<T> {
+    Sqlite(SqliteStorage<T>),
+    Postgres(PostgresStorage<T>),
 }
 
-impl MailQueue {
-    /// The queue in `db`, its tables created if missing.
-    pub async fn open(db: &DatabaseConnection) -> anyhow::Result<Self> {
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        match self {
+            Self::Sqlite(storage) => Self::Sqlite(storage.clone()),
+            Self::Postgres(storage) => Self::Postgres(storage.clone()),
+        }
+    }
+}
+
+/// The queue of mail deliveries. The api pushes to it too, for mail that must go out at
+/// once rather than at the next planning run.
+pub type MailQueue = Queue<SendMail>;
+
+impl<T: Serialize + DeserializeOwned + Send + Sync + Unpin + 'static> Queue<T> {
+    /// The queue `name` in `db`, its tables created if missing.
+    pub async fn open(db: &DatabaseConnection, name: &str) -> anyhow::Result<Self> {
         match db.get_database_backend() {
             DbBackend::Sqlite => {
                 let pool = db.get_sqlite_connection_pool().clone();
                 // Only the migrations: `setup` would also relax the pool's durability pragmas.
                 SqliteStorage::<()>::migrations().run(&pool).await?;
                 let config = apalis_sqlite::Config::default()
-                    .queue(MAIL_QUEUE)
+                    .queue(name)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 Ok(Self::Sqlite(SqliteStorage::new(&pool).with_config(config)))
@@ -68,7 +83,7 @@ impl MailQueue {
                 let pool = db.get_postgres_connection_pool().clone();
                 PostgresStorage::<()>::setup(&pool).await?;
                 let config = apalis_postgres::Config::default()
-                    .queue(MAIL_QUEUE)
+                    .queue(name)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 Ok(Self::Postgres(
@@ -79,13 +94,11 @@ impl MailQueue {
         }
     }
 
-    /// Queues a delivery job for each ledger row.
-    pub async fn push(&self, ids: Vec<Uuid>) -> anyhow::Result<()> {
-        let tasks = ids.into_iter().map(|notification_id| {
-            TaskBuilder::new(SendMail { notification_id })
-                .max_attempts(JOB_ATTEMPTS)
-                .build()
-        });
+    /// Queues `jobs`.
+    pub async fn push(&self, jobs: Vec<T>) -> anyhow::Result<()> {
+        let tasks = jobs
+            .into_iter()
+            .map(|job| TaskBuilder::new(job).max_attempts(JOB_ATTEMPTS).build());
         match self {
             Self::Sqlite(storage) => {
                 let mut storage = storage.clone();
@@ -93,7 +106,7 @@ impl MailQueue {
                     storage
                         .push_task(task)
                         .await
-                        .map_err(|e| anyhow::anyhow!("queueing mail: {e}"))?;
+                        .map_err(|e| anyhow::anyhow!("queueing a job: {e}"))?;
                 }
             }
             Self::Postgres(storage) => {
@@ -102,7 +115,7 @@ impl MailQueue {
                     storage
                         .push_task(task)
                         .await
-                        .map_err(|e| anyhow::anyhow!("queueing mail: {e}"))?;
+                        .map_err(|e| anyhow::anyhow!("queueing a job: {e}"))?;
                 }
             }
         }
@@ -110,10 +123,43 @@ impl MailQueue {
     }
 }
 
+impl MailQueue {
+    /// The mail queue in `db`.
+    pub async fn mail(db: &DatabaseConnection) -> anyhow::Result<Self> {
+        Self::open(db, MAIL_QUEUE).await
+    }
+
+    /// Queues a delivery job for each ledger row.
+    pub async fn push_mail(&self, ids: Vec<Uuid>) -> anyhow::Result<()> {
+        self.push(
+            ids.into_iter()
+                .map(|notification_id| SendMail { notification_id })
+                .collect(),
+        )
+        .await
+    }
+}
+
+/// The job of the `imports` queue: run this import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunImport {
+    pub import_id: Uuid,
+}
+
+pub const IMPORT_QUEUE: &str = "imports";
+
+/// Runs an import; the api provides it, since imports follow the api's rules.
+pub type ImportRunner =
+    Arc<dyn Fn(Uuid) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send + Sync>;
+
 #[derive(Clone)]
 struct Runner {
     worker: Worker,
     queue: MailQueue,
+}
+
+async fn on_run_import(job: RunImport, runner: Data<ImportRunner>) -> Result<(), BoxDynError> {
+    runner(job.import_id).await.map_err(Into::into)
 }
 
 /// Plans what is due now and queues a job for every row ready to send.
@@ -124,7 +170,7 @@ async fn plan_and_dispatch(runner: &Runner) -> anyhow::Result<()> {
     if planned > 0 || !due.is_empty() {
         tracing::info!(planned, queued = due.len(), "planned and queued mail");
     }
-    runner.queue.push(due).await?;
+    runner.queue.push_mail(due).await?;
     crate::webhooks::deliver_due(&runner.worker, now).await?;
     crate::housekeeping::prune(&runner.worker.db, now).await?;
     Ok(())
@@ -142,42 +188,75 @@ async fn on_send_mail(job: SendMail, runner: Data<Runner>) -> Result<(), BoxDynE
 }
 
 /// Runs the planner on `schedule` (a six-field cron expression, seconds first) and the
-/// mail queue until `shutdown` completes; jobs in flight are finished first.
+/// mail queue until `shutdown` completes; jobs in flight are finished first. With
+/// `imports`, this process also runs the `imports` queue.
 pub async fn run(
     worker: Worker,
     schedule: &str,
+    imports: Option<ImportRunner>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let schedule = cron::Schedule::from_str(schedule)
         .map_err(|e| anyhow::anyhow!("plan schedule `{schedule}`: {e}"))?;
     let runner = Runner {
-        queue: MailQueue::open(&worker.db).await?,
+        queue: MailQueue::mail(&worker.db).await?,
         worker,
+    };
+    let imports = match imports {
+        Some(import) => Some((
+            Queue::<RunImport>::open(&runner.worker.db, IMPORT_QUEUE).await?,
+            import,
+        )),
+        None => None,
     };
     plan_and_dispatch(&runner).await?;
     // Names must be unique among live workers on one database.
     let instance = Uuid::now_v7().simple().to_string();
     let mail_name = format!("huashen-mail-{instance}");
     let plan_name = format!("huashen-plan-{instance}");
+    let import_name = format!("huashen-import-{instance}");
 
-    macro_rules! mail_worker {
-        ($storage:expr) => {{
+    /// A worker on `$storage` running `$job` with `$data`, `$concurrency` at a time.
+    macro_rules! queue_worker {
+        ($name:expr, $storage:expr, $data:expr, $job:expr, $concurrency:expr) => {{
             let storage = $storage.clone();
-            let runner = runner.clone();
-            let name = mail_name.clone();
+            let data = $data.clone();
+            let name = $name.clone();
             move |_restarts: usize| {
                 WorkerBuilder::new(name.as_str())
                     .backend(storage.clone().poll_with_interval(POLL))
                     .catch_panic()
-                    .concurrency(4)
-                    .data(runner.clone())
-                    .build(on_send_mail)
+                    .concurrency($concurrency)
+                    .data(data.clone())
+                    .build($job)
             }
         }};
     }
     let monitor = match &runner.queue {
-        MailQueue::Sqlite(storage) => Monitor::new().register(mail_worker!(storage)),
-        MailQueue::Postgres(storage) => Monitor::new().register(mail_worker!(storage)),
+        Queue::Sqlite(storage) => {
+            Monitor::new().register(queue_worker!(mail_name, storage, runner, on_send_mail, 4))
+        }
+        Queue::Postgres(storage) => {
+            Monitor::new().register(queue_worker!(mail_name, storage, runner, on_send_mail, 4))
+        }
+    };
+    // One import at a time per process: each is a long stream of writes.
+    let monitor = match &imports {
+        Some((Queue::Sqlite(storage), import)) => monitor.register(queue_worker!(
+            import_name,
+            storage,
+            import,
+            on_run_import,
+            1
+        )),
+        Some((Queue::Postgres(storage), import)) => monitor.register(queue_worker!(
+            import_name,
+            storage,
+            import,
+            on_run_import,
+            1
+        )),
+        None => monitor,
     };
     let monitor = monitor
         .register({

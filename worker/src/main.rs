@@ -43,7 +43,8 @@ async fn main() -> anyhow::Result<()> {
     let db = connect_and_migrate(&cli.database_url).await?;
     let worker = cli.mail.worker(db)?;
     match cli.command {
-        Command::Run => jobs::run(worker, &cli.mail.plan_schedule, shutdown_signal()).await,
+        // Imports follow the api's rules: `huashen serve` runs them.
+        Command::Run => jobs::run(worker, &cli.mail.plan_schedule, None, shutdown_signal()).await,
         Command::Tick => {
             let report = worker.tick(Utc::now()).await?;
             let count = |f: fn(&Outcome) -> bool| report.outcomes.iter().filter(|o| f(o)).count();

@@ -3,9 +3,8 @@
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use entities::community;
 use entities::enums::{ChallengePurpose, PersonStatus};
-use entities::json::TagList;
-use entities::{community, person};
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::{Object, OpenApi};
@@ -13,14 +12,14 @@ use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::people::{check_person, month_day};
+use super::people::{PersonCreate, check_person, new_person};
 use super::sessions::{Accepted, CodeSent, limit_client};
 use super::{Result, Tag};
 use crate::body::JsonBody;
 use crate::db::begin_write;
 use crate::error::ApiError;
 use crate::limits::{Bucket, hit};
-use crate::self_service::{self, answer_alike, normalize_email, person_by_email};
+use crate::self_service::{self, answer_alike, person_by_email};
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
@@ -94,41 +93,34 @@ impl ApplicationsApi {
             .await?
             .ok_or_else(|| ApiError::not_found("community"))?;
         let now = now();
-        let email = body.email.trim().to_owned();
-        let model = person::Model {
-            id: Uuid::now_v7(),
-            community_id: community.id,
-            full_name: body.full_name.trim().to_owned(),
-            email_normalized: normalize_email(&email),
-            email,
-            phone: None,
-            nationality: body.nationality,
-            locale: body.locale,
-            time_zone: body.time_zone.unwrap_or(community.time_zone),
-            birthday: body.birthday,
-            birthday_md: month_day(body.birthday),
-            languages: TagList(body.languages),
-            skills: TagList(body.skills),
-            is_volunteer: body.wants_to_volunteer,
-            is_organizer: false,
-            moved_in_on: None,
-            moving_out_on: None,
-            notify_reminders: true,
-            notify_birthday: true,
-            notify_feedback: true,
-            erased_at: None,
-            calendar_token_hash: None,
-            status: PersonStatus::Unverified,
-            email_verified_at: None,
-            consent_version: Some(body.consent.text_version),
-            consent_at: Some(now),
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let consent = body.consent;
+        let mut model = new_person(
+            &community,
+            PersonCreate {
+                community_id: community.id,
+                full_name: body.full_name,
+                email: body.email,
+                phone: None,
+                nationality: body.nationality,
+                locale: Some(body.locale),
+                time_zone: body.time_zone,
+                birthday: body.birthday,
+                languages: body.languages,
+                skills: body.skills,
+                is_volunteer: body.wants_to_volunteer,
+                is_organizer: false,
+                moved_in_on: None,
+                moving_out_on: None,
+                notifications: None,
+            },
+            now,
+        );
+        model.status = PersonStatus::Unverified;
+        model.consent_version = Some(consent.text_version);
+        model.consent_at = Some(now);
         let mut checks = Checks::default();
         checks.ensure(
-            body.consent.accepted,
+            consent.accepted,
             "consent.accepted",
             "required",
             "without consent to the privacy notice nothing can be stored",

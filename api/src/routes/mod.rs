@@ -15,6 +15,7 @@ pub mod communities;
 pub mod events;
 pub mod feedback;
 pub mod health;
+pub mod imports;
 pub mod me;
 pub mod notifications;
 pub mod people;
@@ -25,6 +26,7 @@ pub mod sessions;
 pub mod shifts;
 pub mod signups;
 pub mod stations;
+pub mod tables;
 pub mod webhooks;
 
 #[derive(Tags)]
@@ -95,6 +97,7 @@ apis!(
         sessions::SessionsApi,
         me::MeApi,
         applications::ApplicationsApi,
+        imports::ImportsApi,
     ),
 );
 

@@ -10,16 +10,18 @@ use poem_openapi::types::MaybeUndefined;
 use poem_openapi::{Object, OpenApi};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
+use super::tables::{self, JsonOrCsv};
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
 use crate::auth::{ApiKey, Caller, StaffKey};
 use crate::body::JsonBody;
 use crate::db::begin_write;
 use crate::error::ApiError;
+use crate::imports;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::personal_data;
 use crate::self_service;
@@ -230,6 +232,54 @@ pub struct PersonPatch {
     pub notifications: Option<NotificationPreferencesPatch>,
 }
 
+/// The person `body` describes, in `community`, as `POST /v1/people` and imports
+/// create them (the checks are the caller's).
+pub(crate) fn new_person(
+    community: &community::Model,
+    body: PersonCreate,
+    now: DateTime<Utc>,
+) -> person::Model {
+    let preferences = body
+        .notifications
+        .map(NotificationPreferences::from)
+        .unwrap_or_default();
+    person::Model {
+        id: Uuid::now_v7(),
+        community_id: community.id,
+        full_name: body.full_name.trim().to_owned(),
+        email_normalized: body.email.trim().to_lowercase(),
+        email: body.email.trim().to_owned(),
+        phone: body.phone,
+        nationality: body.nationality,
+        locale: body
+            .locale
+            .unwrap_or_else(|| community.default_locale.clone()),
+        time_zone: body
+            .time_zone
+            .unwrap_or_else(|| community.time_zone.clone()),
+        birthday: body.birthday,
+        birthday_md: month_day(body.birthday),
+        languages: TagList(body.languages),
+        skills: TagList(body.skills),
+        is_volunteer: body.is_volunteer,
+        is_organizer: body.is_organizer,
+        moved_in_on: body.moved_in_on,
+        moving_out_on: body.moving_out_on,
+        notify_reminders: preferences.reminders,
+        notify_birthday: preferences.birthday_card,
+        notify_feedback: preferences.feedback,
+        erased_at: None,
+        calendar_token_hash: None,
+        status: PersonStatus::Active,
+        email_verified_at: None,
+        consent_version: None,
+        consent_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
+    }
+}
+
 /// The checks a person must pass whether created or changed.
 pub(crate) fn check_person(checks: &mut Checks, p: &person::Model) {
     checks.email("email", &p.email);
@@ -376,42 +426,7 @@ impl PeopleApi {
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::invalid("community_id", "not_found", "no such community"))?;
-        let now = now();
-        let preferences = body
-            .notifications
-            .map(NotificationPreferences::from)
-            .unwrap_or_default();
-        let model = person::Model {
-            id: Uuid::now_v7(),
-            community_id: community.id,
-            full_name: body.full_name.trim().to_owned(),
-            email_normalized: body.email.trim().to_lowercase(),
-            email: body.email.trim().to_owned(),
-            phone: body.phone,
-            nationality: body.nationality,
-            locale: body.locale.unwrap_or(community.default_locale),
-            time_zone: body.time_zone.unwrap_or(community.time_zone),
-            birthday: body.birthday,
-            birthday_md: month_day(body.birthday),
-            languages: TagList(body.languages),
-            skills: TagList(body.skills),
-            is_volunteer: body.is_volunteer,
-            is_organizer: body.is_organizer,
-            moved_in_on: body.moved_in_on,
-            moving_out_on: body.moving_out_on,
-            notify_reminders: preferences.reminders,
-            notify_birthday: preferences.birthday_card,
-            notify_feedback: preferences.feedback,
-            erased_at: None,
-            calendar_token_hash: None,
-            status: PersonStatus::Active,
-            email_verified_at: None,
-            consent_version: None,
-            consent_at: None,
-            created_at: now,
-            updated_at: now,
-            version: 1,
-        };
+        let model = new_person(&community, body, now());
         check_person(&mut checks, &model);
         checks.finish()?;
         let model = model
@@ -449,7 +464,10 @@ impl PeopleApi {
         /// From `next_cursor` of the previous page.
         #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
-    ) -> Result<Json<Page<Person>>> {
+        /// `text/csv`: every matching person (no pages) in the columns an import reads.
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))]
+        accept: Header<Option<String>>,
+    ) -> Result<JsonOrCsv<Page<Person>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
         let mut select = person::Entity::find();
         if let Some(community) = caller.list_scope(community_id.0)? {
@@ -484,15 +502,25 @@ impl PeopleApi {
                     .add(Expr::col(person::Column::EmailNormalized).like(like())),
             );
         }
+        if tables::wants_csv(accept.0.as_deref()) {
+            let rows = select
+                .order_by_asc(person::Column::Id)
+                .all(&state.db)
+                .await?;
+            return Ok(JsonOrCsv::Csv(tables::write(
+                &imports::COLUMNS,
+                rows.iter().map(import_row),
+            )?));
+        }
         let rows = page
             .by_id(select, person::Column::Id)
             .all(&state.db)
             .await?;
-        Ok(Json(page.finish(
+        Ok(JsonOrCsv::Json(Json(page.finish(
             rows,
             |m| Cursor { at: None, id: m.id },
             Person::from,
-        )))
+        ))))
     }
 
     /// Get one person (managers of the community, or the person's own volunteer key).
@@ -692,6 +720,29 @@ pub struct ExportedFeedback {
     pub rating: i32,
     pub comment: Option<String>,
     pub submitted_at: DateTime<Utc>,
+}
+
+/// A person as a row of [`imports::COLUMNS`], so an export imports again unchanged.
+fn import_row(p: &person::Model) -> Vec<String> {
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    vec![
+        tables::cell(&p.full_name),
+        tables::cell(&p.email),
+        tables::cell(p.phone.as_deref().unwrap_or_default()),
+        p.nationality.clone(),
+        p.locale.clone(),
+        p.time_zone.clone(),
+        date(p.birthday),
+        p.languages.0.join(";"),
+        tables::cell(&p.skills.0.join(";")),
+        p.is_volunteer.to_string(),
+        p.is_organizer.to_string(),
+        date(p.moved_in_on),
+        date(p.moving_out_on),
+        p.notify_reminders.to_string(),
+        p.notify_birthday.to_string(),
+        p.notify_feedback.to_string(),
+    ]
 }
 
 /// Makes `%` and `_` in user input match themselves.

@@ -1,6 +1,5 @@
 //! `/v1/reports/…`: the numbers for the community's joint meetings, as JSON or, with
-//! `Accept: text/csv`, as CSV that spreadsheet programs open correctly with Chinese text
-//! (UTF-8 with a byte-order mark).
+//! `Accept: text/csv`, as CSV (`super::tables`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -12,14 +11,15 @@ use entities::{
 };
 use huashen_worker::locale::pick;
 use poem_openapi::param::{Header, Query};
-use poem_openapi::payload::{Json, Payload, PlainText};
-use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, MetaSchemaRef, Registry};
+use poem_openapi::payload::Json;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseFromJSON, ToJSON};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::tables::{self, JsonOrCsv};
 use super::{Result, Tag};
 use crate::auth::{Caller, StaffKey};
 use crate::error::ApiError;
@@ -37,50 +37,7 @@ pub struct Report<T: ParseFromJSON + ToJSON + Send + Sync> {
 }
 
 /// A report as JSON, or (with `Accept: text/csv`) its rows as CSV.
-pub enum ReportResponse<T: ParseFromJSON + ToJSON + Send + Sync> {
-    Json(Json<Report<T>>),
-    Csv(String),
-}
-
-const CSV: &str = "text/csv; charset=utf-8";
-
-impl<T: ParseFromJSON + ToJSON + Send + Sync> poem::IntoResponse for ReportResponse<T> {
-    fn into_response(self) -> poem::Response {
-        match self {
-            Self::Json(json) => json.into_response(),
-            Self::Csv(text) => poem::Response::builder().content_type(CSV).body(text),
-        }
-    }
-}
-
-/// One `200` response with two media types: strict parsers refuse a status twice.
-impl<T: ParseFromJSON + ToJSON + Send + Sync> ApiResponse for ReportResponse<T> {
-    fn meta() -> MetaResponses {
-        MetaResponses {
-            responses: vec![MetaResponse {
-                description: "The report as JSON, or with `Accept: text/csv` its rows as CSV \
-                              (UTF-8 with a byte-order mark, a header row, one row per line).",
-                status: Some(200),
-                status_range: None,
-                content: vec![
-                    MetaMediaType {
-                        content_type: "application/json; charset=utf-8",
-                        schema: <Json<Report<T>> as Payload>::schema_ref(),
-                    },
-                    MetaMediaType {
-                        content_type: CSV,
-                        schema: <PlainText<String> as Payload>::schema_ref(),
-                    },
-                ],
-                headers: vec![],
-            }],
-        }
-    }
-
-    fn register(registry: &mut Registry) {
-        <Json<Report<T>> as Payload>::register(registry);
-    }
-}
+pub type ReportResponse<T> = JsonOrCsv<Report<T>>;
 
 /// What the report is about: one community, or every community for an admin who
 /// names none; and the period.
@@ -135,8 +92,8 @@ impl Scope {
     }
 }
 
-/// The rows as CSV with a byte-order mark, so spreadsheet programs read Chinese text
-/// right; the header row (the schema's property names) is there even with no rows.
+/// The rows as CSV; the header row (the schema's property names) is there even with
+/// no rows.
 fn csv_text<T: Serialize + ToJSON>(rows: &[T]) -> Result<String> {
     let mut registry = Registry::new();
     T::register(&mut registry);
@@ -148,19 +105,19 @@ fn csv_text<T: Serialize + ToJSON>(rows: &[T]) -> Result<String> {
             .unwrap_or_default(),
         MetaSchemaRef::Inline(_) => Vec::new(),
     };
-    let failed = |e: csv::Error| ApiError::Internal(e.into());
-    let mut writer = csv::WriterBuilder::new()
-        .has_headers(false)
-        .from_writer(Vec::new());
-    writer.write_record(&columns).map_err(failed)?;
-    for row in rows {
-        writer.serialize(row).map_err(failed)?;
-    }
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
-    let text = String::from_utf8(bytes).map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(format!("\u{feff}{text}"))
+    let values = rows
+        .iter()
+        .map(|row| serde_json::to_value(row).map_err(|e| ApiError::Internal(e.into())))
+        .collect::<Result<Vec<_>>>()?;
+    tables::write(
+        &columns,
+        values.iter().map(|row| {
+            columns
+                .iter()
+                .map(|column| tables::value_cell(&row[*column]))
+                .collect()
+        }),
+    )
 }
 
 async fn scope(
@@ -173,7 +130,7 @@ async fn scope(
 ) -> Result<Scope> {
     let (community_id, communities) =
         super::communities::in_scope(db, caller, community_id).await?;
-    let csv = accept.is_some_and(|a| a.to_ascii_lowercase().contains("text/csv"));
+    let csv = tables::wants_csv(accept.as_deref());
     Ok(Scope {
         community_id,
         communities,

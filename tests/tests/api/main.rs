@@ -8,6 +8,7 @@ mod concurrency;
 mod contract;
 mod events;
 mod idempotency;
+mod imports;
 mod mail;
 mod onboarding;
 mod people;

@@ -30,38 +30,6 @@ both_backends!(
     me_changes_address_by_code_and_erases,
 );
 
-/// The embedded worker (as `huashen serve` runs it) delivering to `smtp`; its planner
-/// does not run again after start, so only mail queued by the API goes out.
-struct EmbeddedWorker {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EmbeddedWorker {
-    fn start(app: &TestApp, smtp: &SmtpServer) -> Self {
-        let worker = app.worker(smtp);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            huashen_worker::jobs::run(worker, "0 0 0 1 1 * 2099", async {
-                let _ = stopped.await;
-            })
-            .await
-            .expect("the worker failed");
-        });
-        Self {
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = self.task.await;
-    }
-}
-
 /// The six-digit code in a mail.
 fn code_in(mail: &Received) -> String {
     let text = mail.text();
@@ -142,7 +110,7 @@ fn application(email: &str, volunteer: bool) -> Value {
 async fn application_to_shift_to_sign_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
-    let worker = EmbeddedWorker::start(&app, &smtp);
+    let worker = app.embedded_worker(&smtp);
     let community = id(&app.community("huashenmiao").await);
     app.patch(
         &format!("/v1/communities/{community}"),
@@ -303,7 +271,7 @@ async fn application_to_shift_to_sign_out(backend: Backend) {
 async fn sign_in_mail_goes_out_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
-    let worker = EmbeddedWorker::start(&app, &smtp);
+    let worker = app.embedded_worker(&smtp);
     let community = id(&app.community("huashenmiao").await);
     let mut latencies = Vec::new();
     for n in 0..10 {
