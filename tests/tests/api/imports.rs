@@ -133,6 +133,21 @@ async fn a_spreadsheet_csv_twice_and_back(backend: Backend) {
     let back = import(&app, &community, "", CSV, export.text.into_bytes()).await;
     assert_eq!(totals(&back), (0, 0, 4, 0), "{back}");
 
+    // A name a spreadsheet would run is written so it is not run.
+    app.person(&community, "=1+2", json!({"email": "formula@example.cn"}))
+        .await;
+    let export = app
+        .call(
+            reqwest::Method::GET,
+            &format!("/v1/people?community_id={community}&q=formula"),
+            Some(&app.admin_key),
+            None,
+            &[("Accept", "text/csv")],
+        )
+        .await
+        .expect(200);
+    assert!(export.text.contains("\n'=1+2,"), "{}", export.text);
+
     // A changed cell updates that person only.
     let changed = String::from_utf8(spreadsheet())
         .unwrap()

@@ -85,16 +85,20 @@ async fn a_newcomer_is_welcomed_on_moving_in_day(backend: Backend) {
     app.stop().await;
 }
 
-/// The import scenario, shrunk: 50,000 residents created today who moved in between
+/// The import scenario, shrunk by default: 50,000 residents created today who moved in between
 /// 2020 and 2024, birthdays spread over the year. Planning writes the birthday cards due
 /// today and nothing else.
 async fn long_time_residents_get_no_welcome_flood(backend: Backend) {
-    const RESIDENTS: usize = 50_000;
+    // `HUASHEN_PLANNING_RESIDENTS=1000000` runs the full-size scenario.
+    let residents: usize = std::env::var("HUASHEN_PLANNING_RESIDENTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50_000);
     let app = TestApp::spawn(backend).await;
     let community = Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
     let now = Utc::now();
     let mut birthdays_today = 0;
-    let rows: Vec<person::ActiveModel> = (0..RESIDENTS)
+    let rows: Vec<person::ActiveModel> = (0..residents)
         .map(|n| {
             let moved_in = NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
                 + Duration::days((n * 7 % 1826) as i64);
@@ -155,7 +159,7 @@ async fn long_time_residents_get_no_welcome_flood(backend: Backend) {
         .await
         .unwrap();
     let took = started.elapsed();
-    println!("planning over {RESIDENTS} residents: {planned} rows in {took:?}");
+    println!("planning over {residents} residents: {planned} rows in {took:?}");
     assert_eq!(
         welcomes(&app).await,
         0,
