@@ -87,7 +87,7 @@ struct ServeArgs {
     /// Largest accepted file to import, in bytes.
     #[arg(long, env = "HUASHEN_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_import_bytes: usize,
-    /// Do not run the mail worker in this process (for API-only replicas).
+    /// Do not run the mail worker in this process (for API replicas); imports still run.
     #[arg(long)]
     no_worker: bool,
     #[command(flatten)]
@@ -229,26 +229,27 @@ async fn main() -> anyhow::Result<()> {
                 },
             )
             .await?;
+            // Imports follow the api's rules, so every api process runs them; mail only
+            // where the worker is embedded.
+            let imports = huashen_api::imports::runner(db.clone());
+            huashen_api::imports::requeue_waiting(&state).await?;
+            let stopped_worker = until_stopped(stopped.clone());
             let worker = if args.no_worker {
-                None
+                let db = db.clone();
+                tokio::spawn(async move { jobs::run_imports(&db, imports, stopped_worker).await })
             } else {
                 let worker = args.mail.worker(db.clone())?;
                 let schedule = args.mail.plan_schedule.clone();
-                let stopped = until_stopped(stopped.clone());
-                let imports = huashen_api::imports::runner(db.clone());
-                huashen_api::imports::requeue_waiting(&state).await?;
-                Some(tokio::spawn(async move {
-                    jobs::run(worker, &schedule, Some(imports), stopped).await
-                }))
+                tokio::spawn(async move {
+                    jobs::run(worker, &schedule, Some(imports), stopped_worker).await
+                })
             };
             tokio::spawn(async move {
                 shutdown_signal().await;
                 let _ = stop.send(true);
             });
             app::serve(listener, state, until_stopped(stopped)).await?;
-            if let Some(worker) = worker {
-                worker.await??;
-            }
+            worker.await??;
             tracing::info!("stopped");
         }
     }

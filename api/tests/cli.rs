@@ -128,6 +128,45 @@ async fn operator_workflow(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(communities.status(), 200);
+    // An API replica without the mail worker still runs imports.
+    let communities: serde_json::Value = communities.json().await.unwrap();
+    let community = communities["items"][0]["id"].as_str().unwrap().to_owned();
+    let sample = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/samples/residents.csv"
+    ))
+    .unwrap();
+    let queued = client
+        .post(format!("{base}/v1/communities/{community}/imports"))
+        .bearer_auth(&seeded)
+        .header("content-type", "text/csv")
+        .body(sample)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(queued.status(), 202);
+    let location = queued.headers()["location"].to_str().unwrap().to_owned();
+    let started = Instant::now();
+    loop {
+        let import: serde_json::Value = client
+            .get(format!("{base}{location}"))
+            .bearer_auth(&seeded)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if import["state"] == "done" {
+            assert_eq!(import["totals"]["created"], 4, "{import}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the import did not run: {import}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let shifts: serde_json::Value = client
         .get(format!("{base}/v1/shifts?limit=200"))
         .bearer_auth(&admin)

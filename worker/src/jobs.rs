@@ -187,6 +187,50 @@ async fn on_send_mail(job: SendMail, runner: Data<Runner>) -> Result<(), BoxDynE
     Ok(())
 }
 
+/// A worker on `$storage` running `$job` with `$data`, `$concurrency` at a time.
+macro_rules! queue_worker {
+    ($name:expr, $storage:expr, $data:expr, $job:expr, $concurrency:expr) => {{
+        let storage = $storage.clone();
+        let data = $data.clone();
+        let name = $name.clone();
+        move |_restarts: usize| {
+            WorkerBuilder::new(name.as_str())
+                .backend(storage.clone().poll_with_interval(POLL))
+                .catch_panic()
+                .concurrency($concurrency)
+                .data(data.clone())
+                .build($job)
+        }
+    }};
+}
+
+/// Runs only the `imports` queue until `shutdown` completes: for api processes that send
+/// no mail (`huashen serve --no-worker`), so imports run wherever the api runs.
+pub async fn run_imports(
+    db: &DatabaseConnection,
+    import: ImportRunner,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let queue = Queue::<RunImport>::open(db, IMPORT_QUEUE).await?;
+    let name = format!("huashen-import-{}", Uuid::now_v7().simple());
+    let monitor = match &queue {
+        Queue::Sqlite(storage) => {
+            Monitor::new().register(queue_worker!(name, storage, import, on_run_import, 1))
+        }
+        Queue::Postgres(storage) => {
+            Monitor::new().register(queue_worker!(name, storage, import, on_run_import, 1))
+        }
+    };
+    monitor
+        .shutdown_timeout(Duration::from_secs(30))
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await?;
+    Ok(())
+}
+
 /// Runs the planner on `schedule` (a six-field cron expression, seconds first) and the
 /// mail queue until `shutdown` completes; jobs in flight are finished first. With
 /// `imports`, this process also runs the `imports` queue.
@@ -216,22 +260,6 @@ pub async fn run(
     let plan_name = format!("huashen-plan-{instance}");
     let import_name = format!("huashen-import-{instance}");
 
-    /// A worker on `$storage` running `$job` with `$data`, `$concurrency` at a time.
-    macro_rules! queue_worker {
-        ($name:expr, $storage:expr, $data:expr, $job:expr, $concurrency:expr) => {{
-            let storage = $storage.clone();
-            let data = $data.clone();
-            let name = $name.clone();
-            move |_restarts: usize| {
-                WorkerBuilder::new(name.as_str())
-                    .backend(storage.clone().poll_with_interval(POLL))
-                    .catch_panic()
-                    .concurrency($concurrency)
-                    .data(data.clone())
-                    .build($job)
-            }
-        }};
-    }
     let monitor = match &runner.queue {
         Queue::Sqlite(storage) => {
             Monitor::new().register(queue_worker!(mail_name, storage, runner, on_send_mail, 4))
