@@ -17,7 +17,7 @@ use huashen_worker::locale::mail_locale;
 use poem_openapi::Object;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
 use serde_json::{Map, Value};
@@ -33,6 +33,8 @@ use crate::validate::Checks;
 pub const MAX_ROWS: usize = 100_000;
 /// Rows read, checked and written together.
 const CHUNK: usize = 500;
+/// How long a running import's claim holds before another process may take it over.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(30);
 /// Rows written between refreshes of PostgreSQL's table statistics.
 const STATISTICS_EVERY: usize = 10_000;
 
@@ -737,10 +739,23 @@ async fn run_stored(db: &DatabaseConnection, id: Uuid) -> anyhow::Result<()> {
         .one(db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the community of import {id} is gone"))?;
-    let mut active = stored.clone().into_active_model();
-    active.state = Set(ImportState::Running);
-    active.started_at = Set(Some(crate::time::now()));
-    active.update(db).await?;
+    // Claim it: one process runs an import; one that died running it is taken over
+    // once its claim is stale (rows are matched by email, so running again is safe).
+    let now = crate::time::now();
+    let claimed = import::Entity::update_many()
+        .col_expr(import::Column::State, Expr::value(ImportState::Running))
+        .col_expr(import::Column::StartedAt, Expr::value(now))
+        .filter(import::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(import::Column::State.eq(ImportState::Queued))
+                .add(import::Column::StartedAt.lt(now - STALE_CLAIM)),
+        )
+        .exec(db)
+        .await?;
+    if claimed.rows_affected == 0 {
+        return Ok(());
+    }
 
     // Progress is written by a ticker, so the import itself never waits for it.
     let done = Arc::new(AtomicUsize::new(0));
