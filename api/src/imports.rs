@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use entities::enums::{ImportState, MailKind, NotificationStatus};
+use entities::enums::{ImportState, NotificationStatus};
 use entities::{community, import, import_file, import_row, notification, person};
 use huashen_worker::jobs::{ImportRunner, RunImport};
 use huashen_worker::locale::mail_locale;
+use huashen_worker::planner::{ledger_row, welcome};
 use poem_openapi::Object;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
@@ -147,17 +148,7 @@ pub fn rows(
 ) -> Result<Box<dyn Iterator<Item = ReadRow> + Send + '_>, ApiError> {
     match format {
         ImportFormat::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .trim(csv::Trim::All)
-                .from_reader(text.as_bytes());
-            let header: Vec<String> = reader
-                .headers()
-                .map_err(|e| ApiError::invalid("file", "csv", format!("no header row: {e}")))?
-                .iter()
-                .map(|h| h.trim().to_lowercase())
-                .collect();
-            check_columns(header.iter().map(String::as_str))?;
+            let (reader, header) = csv_reader(text)?;
             Ok(Box::new(reader.into_records().zip(1..).map(
                 move |(record, row)| {
                     let fields = record
@@ -202,6 +193,38 @@ pub fn rows(
                 }),
         )),
     }
+}
+
+/// A reader of the CSV `text`, past its header row, and the header's columns (checked).
+fn csv_reader(text: &str) -> Result<(csv::Reader<&[u8]>, Vec<String>), ApiError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| ApiError::invalid("file", "csv", format!("no header row: {e}")))?
+        .iter()
+        .map(|h| h.trim().to_lowercase())
+        .collect();
+    check_columns(header.iter().map(String::as_str))?;
+    Ok((reader, header))
+}
+
+/// How many rows the file has, without reading their fields; at most [`MAX_ROWS`].
+fn count_rows(text: &str, format: ImportFormat) -> Result<usize, ApiError> {
+    let total = match format {
+        ImportFormat::Csv => csv_reader(text)?.0.into_records().count(),
+        ImportFormat::Jsonl => text.lines().filter(|line| !line.trim().is_empty()).count(),
+    };
+    if total > MAX_ROWS {
+        return Err(ApiError::invalid(
+            "file",
+            "rows",
+            format!("{total} rows; at most {MAX_ROWS} at a time"),
+        ));
+    }
+    Ok(total)
 }
 
 /// Unknown columns would be dropped silently, so they refuse the file; so does a
@@ -492,24 +515,11 @@ async fn write_chunk(
                     .is_some_and(|day| day >= now.date_naive() - chrono::Days::new(366))
             })
             .map(|p| {
+                let locale = mail_locale(&p.locale, &community.default_locale);
                 notification::Model {
-                    id: Uuid::now_v7(),
-                    community_id: community.id,
-                    kind: MailKind::Welcome,
-                    recipient_id: Some(p.id),
-                    subject_type: "person".to_owned(),
-                    subject_id: p.id,
-                    dedupe_key: format!("welcome:{}", p.id),
-                    locale: mail_locale(&p.locale, &community.default_locale).to_owned(),
                     status: NotificationStatus::Skipped,
-                    due_at: now,
-                    attempts: 0,
-                    last_error: None,
                     skip_reason: Some("imported with mail=none".to_owned()),
-                    sent_at: None,
-                    locked_until: None,
-                    created_at: now,
-                    updated_at: now,
+                    ..ledger_row(&welcome(p, now), locale, now)
                 }
                 .into_active_model()
                 .reset_all()
@@ -546,10 +556,7 @@ pub async fn import(
     options: ImportOptions,
     progress: &mut (dyn FnMut(usize, usize) + Send),
 ) -> Result<ImportReport, ApiError> {
-    let total = rows(text, format)?.count();
-    if total > MAX_ROWS {
-        return Err(too_many(total));
-    }
+    let total = count_rows(text, format)?;
     let now = crate::time::now();
     let checking_first = options.atomic && !options.dry_run;
     let report = run(
@@ -663,10 +670,7 @@ pub async fn queue(
     options: ImportOptions,
 ) -> Result<import::Model, ApiError> {
     // A file that cannot be read is refused now, not found out by the job.
-    let total = rows(text, format)?.count();
-    if total > MAX_ROWS {
-        return Err(too_many(total));
-    }
+    let total = count_rows(text, format)?;
     let stored = import::Model {
         id: Uuid::now_v7(),
         community_id: community.id,
@@ -708,14 +712,6 @@ pub async fn queue(
         tracing::warn!(error = %err, "queueing an import failed");
     }
     Ok(stored)
-}
-
-fn too_many(total: usize) -> ApiError {
-    ApiError::invalid(
-        "file",
-        "rows",
-        format!("{total} rows; at most {MAX_ROWS} at a time"),
-    )
 }
 
 /// What the `imports` queue runs: the stored import `id`. Running one again (a job

@@ -147,6 +147,20 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A response, read whole; a body that is not JSON is `null` in `body`.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("reading the body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -318,17 +332,7 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("request failed");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("reading the body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply::read(request.send().await.expect("request failed")).await
     }
 
     /// Posts `body` as it is, with `content_type`.
@@ -347,17 +351,7 @@ impl TestApp {
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().await.expect("request failed");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.expect("reading the body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply::read(request.send().await.expect("request failed")).await
     }
 
     pub async fn get(&self, path: &str, key: Option<&str>) -> Reply {
@@ -494,49 +488,24 @@ impl TestApp {
     /// Inserts `count` volunteers of `community_id` straight into the database (fast,
     /// for load tests) and returns their ids.
     pub async fn volunteers(&self, community_id: &str, count: usize) -> Vec<String> {
-        use entities::json::TagList;
         use sea_orm::{ActiveModelTrait, IntoActiveModel};
         let community_id = Uuid::parse_str(community_id).expect("a UUID");
         let now = chrono::Utc::now();
         let mut ids = Vec::with_capacity(count);
         for n in 0..count {
             let id = Uuid::now_v7();
-            entities::person::Model {
-                id,
-                community_id,
-                full_name: format!("Volunteer {n}"),
-                email: format!("volunteer{n}-{id}@example.com"),
-                email_normalized: format!("volunteer{n}-{id}@example.com"),
-                phone: None,
-                nationality: "CN".to_owned(),
-                locale: "zh-CN".to_owned(),
-                time_zone: "Asia/Shanghai".to_owned(),
-                birthday: None,
-                birthday_md: None,
-                languages: TagList(vec!["zh-CN".to_owned()]),
-                skills: TagList::default(),
-                is_volunteer: true,
-                is_organizer: false,
-                moved_in_on: None,
-                moving_out_on: None,
-                notify_reminders: true,
-                notify_birthday: true,
-                notify_feedback: true,
-                erased_at: None,
-                calendar_token_hash: None,
-                status: entities::enums::PersonStatus::Active,
-                email_verified_at: None,
-                consent_version: None,
-                consent_at: None,
-                created_at: now,
-                updated_at: now,
-                version: 1,
-            }
-            .into_active_model()
-            .reset_all()
-            .insert(&self.db)
-            .await
-            .expect("inserting a volunteer");
+            let mut volunteer = resident(community_id, n, now);
+            volunteer.id = id;
+            volunteer.email = format!("volunteer{n}-{id}@example.com");
+            volunteer.email_normalized = volunteer.email.clone();
+            volunteer.full_name = format!("Volunteer {n}");
+            volunteer.is_volunteer = true;
+            volunteer
+                .into_active_model()
+                .reset_all()
+                .insert(&self.db)
+                .await
+                .expect("inserting a volunteer");
             ids.push(id.to_string());
         }
         ids
@@ -597,6 +566,47 @@ impl TestApp {
             stop: Some(stop),
             task,
         }
+    }
+}
+
+/// Resident `n` of `community_id` as a row to insert straight into the database (for
+/// load tests): `resident{n}@example.cn`, Chinese, no dates, every mail wanted.
+pub fn resident(
+    community_id: Uuid,
+    n: usize,
+    now: chrono::DateTime<chrono::Utc>,
+) -> entities::person::Model {
+    let email = format!("resident{n}@example.cn");
+    entities::person::Model {
+        id: Uuid::now_v7(),
+        community_id,
+        full_name: format!("Resident {n}"),
+        email_normalized: email.clone(),
+        email,
+        phone: None,
+        nationality: "CN".to_owned(),
+        locale: "zh-CN".to_owned(),
+        time_zone: "Asia/Shanghai".to_owned(),
+        birthday: None,
+        birthday_md: None,
+        languages: entities::json::TagList(vec!["zh-CN".to_owned()]),
+        skills: entities::json::TagList::default(),
+        is_volunteer: false,
+        is_organizer: false,
+        moved_in_on: None,
+        moving_out_on: None,
+        notify_reminders: true,
+        notify_birthday: true,
+        notify_feedback: true,
+        erased_at: None,
+        calendar_token_hash: None,
+        status: entities::enums::PersonStatus::Active,
+        email_verified_at: None,
+        consent_version: None,
+        consent_at: None,
+        created_at: now,
+        updated_at: now,
+        version: 1,
     }
 }
 

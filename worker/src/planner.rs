@@ -16,7 +16,8 @@ use entities::{
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    IntoActiveModel, QueryFilter,
 };
 use uuid::Uuid;
 
@@ -107,6 +108,42 @@ pub async fn plan(
     Ok(created)
 }
 
+/// The queued ledger row for `due`, read in `locale`.
+pub fn ledger_row(due: &Due, locale: &str, now: DateTime<Utc>) -> notification::Model {
+    notification::Model {
+        id: Uuid::now_v7(),
+        community_id: due.community_id,
+        kind: due.kind,
+        recipient_id: Some(due.recipient),
+        subject_type: due.subject_type.to_owned(),
+        subject_id: due.subject_id,
+        dedupe_key: due.dedupe_key.clone(),
+        locale: locale.to_owned(),
+        status: NotificationStatus::Queued,
+        due_at: due.due_at,
+        attempts: 0,
+        last_error: None,
+        skip_reason: None,
+        sent_at: None,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// The welcome letter of `person`, due at `due_at`; one per person.
+pub fn welcome(person: &person::Model, due_at: DateTime<Utc>) -> Due {
+    Due {
+        kind: MailKind::Welcome,
+        community_id: person.community_id,
+        recipient: person.id,
+        subject_type: "person",
+        subject_id: person.id,
+        dedupe_key: format!("welcome:{}", person.id),
+        due_at,
+    }
+}
+
 /// Writes a ledger row unless one with the same dedupe key exists; returns its id if
 /// it wrote one. The api calls it too, inside the transaction of the change the mail
 /// is about, for mail that goes out at once.
@@ -116,26 +153,9 @@ pub async fn enqueue(
     locale: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, DbErr> {
-    let id = Uuid::now_v7();
-    let row = notification::ActiveModel {
-        id: Set(id),
-        community_id: Set(due.community_id),
-        kind: Set(due.kind),
-        recipient_id: Set(Some(due.recipient)),
-        subject_type: Set(due.subject_type.to_owned()),
-        subject_id: Set(due.subject_id),
-        dedupe_key: Set(due.dedupe_key.clone()),
-        locale: Set(locale.to_owned()),
-        status: Set(NotificationStatus::Queued),
-        due_at: Set(due.due_at),
-        attempts: Set(0),
-        last_error: Set(None),
-        skip_reason: Set(None),
-        sent_at: Set(None),
-        locked_until: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
+    let row = ledger_row(due, locale, now);
+    let id = row.id;
+    let row = row.into_active_model().reset_all();
     let inserted = notification::Entity::insert(row)
         .on_conflict(
             OnConflict::column(notification::Column::DedupeKey)
@@ -198,16 +218,8 @@ async fn welcomes(
             {
                 return None;
             }
-            Some(Due {
-                kind: MailKind::Welcome,
-                community_id: p.community_id,
-                recipient: p.id,
-                subject_type: "person",
-                subject_id: p.id,
-                dedupe_key: format!("welcome:{}", p.id),
-                // Someone added days after moving in is welcomed from then on.
-                due_at: arrival.max(p.created_at),
-            })
+            // Someone added days after moving in is welcomed from then on.
+            Some(welcome(&p, arrival.max(p.created_at)))
         })
         .collect())
 }

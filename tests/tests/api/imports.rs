@@ -75,6 +75,19 @@ fn totals(import: &Value) -> (u64, u64, u64, u64) {
     (n("created"), n("updated"), n("unchanged"), n("errors"))
 }
 
+/// `GET /v1/people?{query}` as CSV.
+async fn export_csv(app: &TestApp, query: &str) -> Reply {
+    app.call(
+        reqwest::Method::GET,
+        &format!("/v1/people?{query}"),
+        Some(&app.admin_key),
+        None,
+        &[("Accept", "text/csv")],
+    )
+    .await
+    .expect(200)
+}
+
 async fn people(app: &TestApp, community: &str) -> Vec<Value> {
     app.all_pages(
         &format!("/v1/people?community_id={community}"),
@@ -112,16 +125,7 @@ async fn a_spreadsheet_csv_twice_and_back(backend: Backend) {
     assert_eq!(totals(&again), (0, 0, 4, 0), "the same file twice");
 
     // What the export writes, the import reads back unchanged.
-    let export = app
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/people?community_id={community}"),
-            Some(&app.admin_key),
-            None,
-            &[("Accept", "text/csv")],
-        )
-        .await
-        .expect(200);
+    let export = export_csv(&app, &format!("community_id={community}")).await;
     assert!(
         export
             .header("content-type")
@@ -136,16 +140,7 @@ async fn a_spreadsheet_csv_twice_and_back(backend: Backend) {
     // A name a spreadsheet would run is written so it is not run.
     app.person(&community, "=1+2", json!({"email": "formula@example.cn"}))
         .await;
-    let export = app
-        .call(
-            reqwest::Method::GET,
-            &format!("/v1/people?community_id={community}&q=formula"),
-            Some(&app.admin_key),
-            None,
-            &[("Accept", "text/csv")],
-        )
-        .await
-        .expect(200);
+    let export = export_csv(&app, &format!("community_id={community}&q=formula")).await;
     assert!(export.text.contains("\n'=1+2,"), "{}", export.text);
 
     // A changed cell updates that person only.

@@ -4,11 +4,10 @@
 use std::time::Instant;
 
 use chrono::{Datelike, Duration, NaiveDate, Utc};
-use entities::enums::{MailKind, PersonStatus};
-use entities::json::TagList;
+use entities::enums::MailKind;
 use entities::{notification, person};
 use huashen_tests::smtp::SmtpServer;
-use huashen_tests::{Backend, TestApp, both_backends, id};
+use huashen_tests::{Backend, TestApp, both_backends, id, resident};
 use huashen_worker::format::zone;
 use huashen_worker::planner::{MORNING_MAIL_HOUR, local_instant};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -111,37 +110,11 @@ async fn long_time_residents_get_no_welcome_flood(backend: Backend) {
             {
                 birthdays_today += 1;
             }
-            let email = format!("resident{n}@example.cn");
             sea_orm::IntoActiveModel::into_active_model(person::Model {
-                id: Uuid::now_v7(),
-                community_id: community,
-                full_name: format!("Resident {n}"),
-                email_normalized: email.clone(),
-                email,
-                phone: None,
-                nationality: "CN".to_owned(),
-                locale: "zh-CN".to_owned(),
-                time_zone: "Asia/Shanghai".to_owned(),
                 birthday: Some(birthday),
                 birthday_md: Some(format!("{:02}-{:02}", birthday.month(), birthday.day())),
-                languages: TagList(vec!["zh-CN".to_owned()]),
-                skills: TagList::default(),
-                is_volunteer: false,
-                is_organizer: false,
                 moved_in_on: Some(moved_in),
-                moving_out_on: None,
-                notify_reminders: true,
-                notify_birthday: true,
-                notify_feedback: true,
-                erased_at: None,
-                calendar_token_hash: None,
-                status: PersonStatus::Active,
-                email_verified_at: None,
-                consent_version: None,
-                consent_at: None,
-                created_at: now,
-                updated_at: now,
-                version: 1,
+                ..resident(community, n, now)
             })
         })
         .collect();
