@@ -7,7 +7,7 @@ use std::time::Duration;
 use poem::endpoint::make_sync;
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::listener::TcpAcceptor;
-use poem::middleware::{Cors, Tracing};
+use poem::middleware::Cors;
 use poem::{Endpoint, EndpointExt, IntoResponse, Request, Response, Route, Server, get};
 
 use crate::contract::contract;
@@ -18,6 +18,7 @@ use crate::state::AppState;
 
 /// The whole HTTP application: API, spec, docs, with CORS, body limit and problem errors.
 pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
+    huashen_worker::telemetry::recorder();
     let api = routes::service();
     let contract = contract();
     let settings = Arc::clone(&state.settings);
@@ -42,8 +43,18 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
             "content-type",
             "if-match",
             "idempotency-key",
+            "x-request-id",
         ])
-        .expose_headers(["etag", "location", "retry-after", "idempotent-replayed"])
+        .expose_headers([
+            "etag",
+            "location",
+            "retry-after",
+            "idempotent-replayed",
+            "x-request-id",
+            "ratelimit-limit",
+            "ratelimit-remaining",
+            "ratelimit-reset",
+        ])
         .max_age(600);
     Route::new()
         .nest("/", api)
@@ -71,9 +82,10 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
             state.settings.max_body_bytes,
             state.settings.max_import_bytes,
         ))
+        .around(crate::limits::limit_requests)
         .with(cors)
         .data(state)
-        .with(Tracing)
+        .around(crate::observe::observe)
         .map_to_response()
 }
 

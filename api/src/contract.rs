@@ -145,7 +145,9 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
     (
         429,
         "TooManyRequests",
-        "An abuse limit was reached (per address or per client); nothing was done, no mail \
+        "A limit was reached: the request rate of the API key or, without a key, of the \
+         client address (`RateLimit-*` say how much is left), or an abuse limit per address \
+         or client on sign-in, verification and applications. Nothing was done, no mail \
          sent. Retry after `Retry-After` seconds.",
     ),
     (
@@ -158,15 +160,6 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "Unavailable",
         "The database is contended or unreachable; retry after `Retry-After` seconds.",
     ),
-];
-
-/// Operations open to abuse, counted per address and per client (`crate::limits`).
-const RATE_LIMITED: [&str; 5] = [
-    "requestSignIn",
-    "verifySignIn",
-    "applyToCommunity",
-    "changeMyEmail",
-    "verifyMyEmail",
 ];
 
 /// The error statuses an operation can answer, from its shape.
@@ -182,7 +175,8 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     let names_a_resource = parameters
         .iter()
         .any(|p| p["in"] == "query" && p["schema"]["format"] == "uuid");
-    let mut statuses = BTreeSet::from([500]);
+    // Every request is charged to a rate limit (`crate::limits`).
+    let mut statuses = BTreeSet::from([429, 500]);
     if path != "/health/live" {
         statuses.insert(503);
     }
@@ -214,11 +208,7 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     if path.contains("{token}") {
         statuses.insert(410);
     }
-    let id = operation["operationId"].as_str().unwrap_or_default();
-    if RATE_LIMITED.contains(&id) {
-        statuses.insert(429);
-    }
-    if id == "verifySignIn" {
+    if operation["operationId"] == "verifySignIn" {
         // A wrong code, though no key is needed.
         statuses.insert(401);
     }
@@ -251,7 +241,7 @@ fn complete(mut doc: Value) -> Value {
     add_webhook_callback(&mut doc);
     nullable_optionals(&mut doc);
     standard_formats(&mut doc);
-    add_cors_header(&mut doc);
+    add_response_headers(&mut doc);
     // Relative: the deployment that serves this document (so `/docs` calls itself,
     // wherever it runs). A production deployment sits behind TLS.
     doc["servers"] = json!([
@@ -264,22 +254,67 @@ fn complete(mut doc: Value) -> Value {
     doc
 }
 
-/// Every response may carry `Access-Control-Allow-Origin`: browsers on the origins a
-/// deployment allows (`HUASHEN_CORS_ORIGINS`) may read it.
-fn add_cors_header(doc: &mut Value) {
-    doc["components"]["headers"] = json!({
-        "Access-Control-Allow-Origin": {
-            "description": "The caller's origin, when the deployment allows it (`HUASHEN_CORS_ORIGINS`).",
-            "schema": { "type": "string", "maxLength": 2000 },
-        },
-    });
+/// What every response carries: `X-Request-Id` and the caller's rate limit
+/// (`crate::observe`, `crate::limits`), and `Access-Control-Allow-Origin` for browsers
+/// on the origins a deployment allows (`HUASHEN_CORS_ORIGINS`).
+fn add_response_headers(doc: &mut Value) {
+    let seconds = json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 86400 });
+    let count = json!({ "type": "integer", "format": "int64", "minimum": 0, "maximum": 1_000_000 });
+    let headers = [
+        (
+            "Access-Control-Allow-Origin",
+            "The caller's origin, when the deployment allows it (`HUASHEN_CORS_ORIGINS`).",
+            json!({ "type": "string", "maxLength": 2000 }),
+            false,
+        ),
+        (
+            "X-Request-Id",
+            "The request's id: the caller's `X-Request-Id` when it is 1–128 characters of \
+             `A–Z a–z 0–9 - _ . :`, else one made for it. Every log line of the request \
+             carries it; quote it when reporting a problem.",
+            json!({ "type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]{1,128}$" }),
+            true,
+        ),
+        (
+            "RateLimit-Limit",
+            "Requests the caller may make at once: the burst of the API key's bucket, or \
+             of the client address's for calls without a key.",
+            count.clone(),
+            true,
+        ),
+        (
+            "RateLimit-Remaining",
+            "Requests the caller may still make at once.",
+            count,
+            true,
+        ),
+        (
+            "RateLimit-Reset",
+            "Seconds until the caller's bucket is full again.",
+            seconds,
+            true,
+        ),
+    ];
+    doc["components"]["headers"] = headers
+        .iter()
+        .map(|(name, description, schema, required)| {
+            let mut header = json!({ "description": description, "schema": schema });
+            if *required {
+                header["required"] = json!(true);
+            }
+            ((*name).to_owned(), header)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let add = |response: &mut Value| {
         if response.get("$ref").is_none() {
-            set_header(
-                response,
-                "Access-Control-Allow-Origin",
-                json!({ "$ref": "#/components/headers/Access-Control-Allow-Origin" }),
-            );
+            for (name, ..) in &headers {
+                set_header(
+                    response,
+                    name,
+                    json!({ "$ref": format!("#/components/headers/{name}") }),
+                );
+            }
         }
     };
     if let Some(shared) = doc

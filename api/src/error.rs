@@ -46,6 +46,9 @@ pub struct Problem {
     /// Present for validation problems.
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<FieldError>>,
+    /// The request's `X-Request-Id`: quote it when reporting a problem.
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
 }
 
 /// A failure a handler reports to its caller.
@@ -169,6 +172,7 @@ impl ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             errors,
+            request_id: crate::observe::request_id(),
         }
     }
 }
@@ -281,7 +285,15 @@ impl ApiResponse for ApiError {
 pub async fn problem_responses<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
     match next.call(req).await {
         Ok(response) => Ok(response.into_response()),
-        Err(err) => Ok(error_response(err)),
+        Err(err) => {
+            // Keep saying which operation answered, for logs and metrics.
+            let operation = err.data::<poem_openapi::OperationId>().copied();
+            let mut response = error_response(err);
+            if let Some(operation) = operation {
+                response.set_data(operation);
+            }
+            Ok(response)
+        }
     }
 }
 
@@ -314,6 +326,7 @@ pub fn error_response(err: poem::Error) -> Response {
             status: status.as_u16(),
             detail,
             errors: None,
+            request_id: crate::observe::request_id(),
         },
         None,
     )

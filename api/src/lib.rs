@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod body;
 pub mod contract;
 pub mod db;
@@ -10,6 +11,7 @@ pub mod error;
 pub mod idempotency;
 pub mod imports;
 pub mod limits;
+pub mod observe;
 pub mod pagination;
 pub mod personal_data;
 pub mod public;

@@ -1,16 +1,31 @@
-//! Abuse limits on what anyone may call without a key (sign-in, verification,
-//! applications): hits are counted per bucket and fixed window in the database, so
-//! the limits hold across every API process sharing it.
+//! Every limit on what callers may do, answered alike: 429 problem+json with
+//! `Retry-After`, and `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`
+//! (the IETF draft's names) on every response.
+//!
+//! - Request rates: a token bucket per API key (requests with a key) or per client
+//!   address (requests without one), kept in the process's memory, so it costs no
+//!   database write. With several API processes each holds its own buckets: size the
+//!   rates per process (the deployment's limit divided by the number of processes).
+//! - Abuse where it is cheap (sign-in, verification, applications): hits counted per
+//!   bucket and fixed window in the database, so these limits hold across every API
+//!   process sharing it.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use entities::rate_limit;
-use poem::Request;
+use entities::token;
+use poem::error::ResponseError as _;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
 use sea_orm::sea_query::{Expr, ExprTrait as _, OnConflict};
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, error_response};
+use crate::state::AppState;
 
 /// How much each caller may do; over a limit the answer is 429 with `Retry-After`.
 #[derive(Clone, Debug)]
@@ -21,6 +36,17 @@ pub struct Limits {
     pub verifications_per_email_per_hour: u32,
     /// Requests to the limited operations per client address per minute.
     pub requests_per_ip_per_minute: u32,
+    /// Requests per second and burst of each API key.
+    pub per_key: Rate,
+    /// Requests per second and burst of each client address, for calls without a key.
+    pub per_ip: Rate,
+}
+
+/// A token bucket: `per_second` on average, up to `burst` at once.
+#[derive(Clone, Copy, Debug)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
 }
 
 impl Default for Limits {
@@ -29,6 +55,89 @@ impl Default for Limits {
             mails_per_email_per_hour: 5,
             verifications_per_email_per_hour: 25,
             requests_per_ip_per_minute: 20,
+            per_key: Rate {
+                per_second: 100.0,
+                burst: 200,
+            },
+            per_ip: Rate {
+                per_second: 20.0,
+                burst: 40,
+            },
+        }
+    }
+}
+
+/// What a token bucket said of one request.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Verdict {
+    pub allowed: bool,
+    /// `RateLimit-Limit`: the burst.
+    pub limit: u32,
+    /// `RateLimit-Remaining`: requests that may follow at once.
+    pub remaining: u32,
+    /// `RateLimit-Reset`: seconds until the bucket is full again.
+    pub reset: u64,
+    /// `Retry-After` of a refused request, in seconds.
+    pub retry_after: u64,
+}
+
+/// Token buckets in memory, by caller, as GCRA keeps them: one instant per caller
+/// (when its bucket will be full again).
+#[derive(Default)]
+pub struct RequestLimiter {
+    full_at: Mutex<HashMap<String, Instant>>,
+}
+
+/// Buckets kept before full ones are dropped (a full bucket is the same as none).
+const PRUNE_ABOVE: usize = 10_000;
+
+impl RequestLimiter {
+    /// Takes one token from `caller`'s bucket at `rate`, if one is there.
+    pub fn take(&self, caller: &str, rate: Rate, now: Instant) -> Verdict {
+        self.check(caller, rate, now, true)
+    }
+
+    /// Whether `caller`'s bucket has a token, without taking it.
+    pub fn peek(&self, caller: &str, rate: Rate, now: Instant) -> Verdict {
+        self.check(caller, rate, now, false)
+    }
+
+    fn check(&self, caller: &str, rate: Rate, now: Instant, take: bool) -> Verdict {
+        let interval = StdDuration::from_secs_f64(1.0 / rate.per_second.max(1e-6));
+        let tolerance = interval.mul_f64(f64::from(Ord::max(rate.burst, 1)));
+        let mut buckets = self.full_at.lock().unwrap_or_else(|e| e.into_inner());
+        if buckets.len() > PRUNE_ABOVE {
+            buckets.retain(|_, full_at| *full_at > now);
+        }
+        let full_at = buckets
+            .get(caller)
+            .copied()
+            .filter(|t| *t > now)
+            .unwrap_or(now);
+        let next = full_at + interval;
+        let after = |t: Instant| t.saturating_duration_since(now);
+        let ceil = |d: StdDuration| d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        let used = after(next);
+        if used > tolerance {
+            let wait = used - tolerance;
+            return Verdict {
+                allowed: false,
+                limit: rate.burst,
+                remaining: 0,
+                reset: ceil(after(full_at)),
+                retry_after: Ord::max(ceil(wait), 1),
+            };
+        }
+        if take {
+            buckets.insert(caller.to_owned(), next);
+        }
+        let room = (tolerance - used).as_nanos() / interval.as_nanos().max(1);
+        Verdict {
+            allowed: true,
+            limit: rate.burst,
+            remaining: u32::try_from(room).unwrap_or(u32::MAX),
+            reset: ceil(used),
+            retry_after: 0,
         }
     }
 }
@@ -100,6 +209,65 @@ pub async fn hit(
     Ok(())
 }
 
+/// Charges every request to its caller's token bucket: the API key's when it sends
+/// one, else the client address's. Over it, 429 and nothing is done. A request whose
+/// key is refused (401) is charged to its address too, and an address that has used
+/// up its bucket on refused keys is refused before its next key is looked at, so
+/// inventing keys does not escape the limit.
+pub async fn limit_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<AppState>().cloned() else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    let limits = &state.settings.limits;
+    let now = Instant::now();
+    let address = client_ip(&req, &state.settings.trusted_proxies).map(|ip| format!("ip:{ip}"));
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(|secret| format!("key:{}", token::hash_token(secret.trim())));
+    let verdict = match (&key, &address) {
+        (Some(key), address) => {
+            let refused_keys = address.as_ref().map(|a| format!("refused-{a}"));
+            match refused_keys.map(|a| state.limiter.peek(&a, limits.per_ip, now)) {
+                Some(blocked) if !blocked.allowed => blocked,
+                _ => state.limiter.take(key, limits.per_key, now),
+            }
+        }
+        (None, Some(address)) => state.limiter.take(address, limits.per_ip, now),
+        (None, None) => return next.call(req).await.map(IntoResponse::into_response),
+    };
+    let mut response = if verdict.allowed {
+        match next.call(req).await {
+            Ok(response) => response.into_response(),
+            Err(err) => error_response(err),
+        }
+    } else {
+        ApiError::TooManyRequests {
+            retry_after: verdict.retry_after,
+        }
+        .as_response()
+    };
+    if response.status() == StatusCode::UNAUTHORIZED
+        && key.is_some()
+        && let Some(address) = &address
+    {
+        state
+            .limiter
+            .take(&format!("refused-{address}"), limits.per_ip, now);
+    }
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("ratelimit-limit", u64::from(verdict.limit)),
+        ("ratelimit-remaining", u64::from(verdict.remaining)),
+        ("ratelimit-reset", verdict.reset),
+    ] {
+        headers.insert(name, HeaderValue::from(value));
+    }
+    Ok(response)
+}
+
 /// The client's address: the peer's, or, when the peer is a trusted proxy, the last
 /// address in `X-Forwarded-For` that is not itself a trusted proxy.
 pub fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
@@ -127,4 +295,37 @@ pub fn client_ip(req: &Request, trusted_proxies: &[IpAddr]) -> Option<IpAddr> {
             .find(|hop| !trusted_proxies.contains(hop))
             .unwrap_or(peer),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_bucket() {
+        let limiter = RequestLimiter::default();
+        let rate = Rate {
+            per_second: 10.0,
+            burst: 5,
+        };
+        let start = Instant::now();
+        let verdicts: Vec<Verdict> = (0..6).map(|_| limiter.take("a", rate, start)).collect();
+        assert!(verdicts[..5].iter().all(|v| v.allowed));
+        assert_eq!(
+            verdicts.iter().map(|v| v.remaining).collect::<Vec<_>>(),
+            [4, 3, 2, 1, 0, 0]
+        );
+        assert!(!verdicts[5].allowed);
+        assert_eq!(verdicts[5].retry_after, 1);
+        assert!(
+            limiter.take("b", rate, start).allowed,
+            "buckets are per caller"
+        );
+        // One token comes back every 100 ms.
+        let later = start + StdDuration::from_millis(100);
+        assert!(limiter.take("a", rate, later).allowed);
+        assert!(!limiter.take("a", rate, later).allowed);
+        let refilled = start + StdDuration::from_secs(2);
+        assert_eq!(limiter.take("a", rate, refilled).remaining, 4);
+    }
 }

@@ -7,11 +7,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use entities::enums::Role;
 use huashen_api::auth::{NewKey, create_key};
 use huashen_api::db::{DEFAULT_DATABASE_URL, connect_and_migrate, redact};
-use huashen_api::limits::Limits;
+use huashen_api::limits::{Limits, Rate};
 use huashen_api::state::{AppState, Settings};
-use huashen_api::{app, demo};
+use huashen_api::{app, backup, demo};
 use huashen_worker::config::MailArgs;
-use huashen_worker::jobs;
+use huashen_worker::{jobs, telemetry};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -40,6 +40,18 @@ enum Command {
     CreateKey(CreateKeyArgs),
     /// Print the OpenAPI spec (YAML) the API serves; `huashen openapi > openapi.yaml`.
     Openapi,
+    /// Write a consistent copy of the SQLite database to a new FILE, while it serves.
+    /// (PostgreSQL: pg_dump.)
+    Backup {
+        /// The new file.
+        file: std::path::PathBuf,
+    },
+    /// Check a backup FILE and make it the SQLite database; stop every process using
+    /// the database first. (PostgreSQL: pg_restore.)
+    Restore {
+        /// The backup.
+        file: std::path::PathBuf,
+    },
     /// Import residents from a CSV (UTF-8, header row) or JSON-lines file, matched by
     /// email; prints a summary and each row's error; exits 1 if any row failed.
     Import(ImportArgs),
@@ -115,6 +127,18 @@ struct ServeArgs {
         default_value_t = 20
     )]
     limit_requests_per_ip_minute: u32,
+    /// Requests per second each API key may make on average, in this process.
+    #[arg(long, env = "HUASHEN_RATE_PER_KEY", default_value_t = 100.0)]
+    rate_per_key: f64,
+    /// Requests each API key may make at once, in this process.
+    #[arg(long, env = "HUASHEN_BURST_PER_KEY", default_value_t = 200)]
+    burst_per_key: u32,
+    /// Requests per second each client address may make without a key, in this process.
+    #[arg(long, env = "HUASHEN_RATE_PER_IP", default_value_t = 20.0)]
+    rate_per_ip: f64,
+    /// Requests each client address may make at once without a key, in this process.
+    #[arg(long, env = "HUASHEN_BURST_PER_IP", default_value_t = 40)]
+    burst_per_ip: u32,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client,
     /// comma-separated; without them the peer address is the client.
     #[arg(long, env = "HUASHEN_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -155,21 +179,28 @@ impl From<RoleArg> for Role {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    huashen_worker::telemetry::init_logs("info,sqlx=warn,sea_orm=warn,apalis=warn");
     let cli = Cli::parse();
-    if let Command::Openapi = cli.command {
-        print!("{}", app::spec_yaml());
-        return Ok(());
+    match &cli.command {
+        Command::Openapi => {
+            print!("{}", app::spec_yaml());
+            return Ok(());
+        }
+        Command::Backup { file } => {
+            let version = backup::backup(&cli.database_url, file).await?;
+            println!("backed up to {} (schema {version})", file.display());
+            return Ok(());
+        }
+        Command::Restore { file } => {
+            let version = backup::restore(file, &cli.database_url).await?;
+            println!("restored {} (schema {version})", file.display());
+            return Ok(());
+        }
+        _ => {}
     }
     let db = connect_and_migrate(&cli.database_url).await?;
     match cli.command {
-        Command::Openapi => {}
+        Command::Openapi | Command::Backup { .. } | Command::Restore { .. } => {}
         Command::Migrate => {
             tracing::info!(database = %redact(&cli.database_url), "migrations applied");
         }
@@ -224,6 +255,14 @@ async fn main() -> anyhow::Result<()> {
                         mails_per_email_per_hour: args.limit_mails_per_email_hour,
                         verifications_per_email_per_hour: args.limit_verifications_per_email_hour,
                         requests_per_ip_per_minute: args.limit_requests_per_ip_minute,
+                        per_key: Rate {
+                            per_second: args.rate_per_key,
+                            burst: args.burst_per_key,
+                        },
+                        per_ip: Rate {
+                            per_second: args.rate_per_ip,
+                            burst: args.burst_per_ip,
+                        },
                     },
                     trusted_proxies: args.trusted_proxies,
                 },
@@ -244,6 +283,14 @@ async fn main() -> anyhow::Result<()> {
                     jobs::run(worker, &schedule, Some(imports), stopped_worker).await
                 })
             };
+            if let Some(bind) = args.mail.metrics_bind {
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding {bind} for metrics"))?;
+                tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+                let (db, stopped) = (db.clone(), until_stopped(stopped.clone()));
+                tokio::spawn(telemetry::serve_metrics(listener, db, stopped));
+            }
             tokio::spawn(async move {
                 shutdown_signal().await;
                 let _ = stop.send(true);

@@ -4,8 +4,9 @@
 //! locks the event row, so the capacity check and the insert are one atomic step.
 
 use chrono::{DateTime, Utc};
-use entities::enums::{EventStatus, RegistrationStatus};
+use entities::enums::{CancelReason, EventStatus, RegistrationStatus, WebhookEventType};
 use entities::{event, event_registration, person};
+use huashen_worker::webhooks;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -17,22 +18,24 @@ use crate::auth::Caller;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 
-/// `cancel_reason` of a registration the person or an organizer withdrew.
-pub const CANCEL_WITHDRAWN: &str = "withdrawn";
-/// `cancel_reason` of the registrations of a cancelled event.
-pub const CANCEL_EVENT_CANCELLED: &str = "event_cancelled";
-
+/// A cancelled registration and the people it made room for.
 pub struct CancelOutcome {
     pub registration: event_registration::Model,
     pub promoted: Vec<event_registration::Model>,
-    /// The event's community, for events about the change.
-    pub community_id: Uuid,
 }
 
-/// A new registration, and the event's community for events about it.
-pub struct Registered {
-    pub registration: event_registration::Model,
-    pub community_id: Uuid,
+/// Records `event_type` about `person_id`'s registration for `event` for the
+/// community's webhooks, in the transaction of the change it reports.
+async fn record(
+    txn: &DatabaseTransaction,
+    event: &event::Model,
+    event_type: WebhookEventType,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let path = format!("/v1/events/{}/registrations/{person_id}", event.id);
+    webhooks::emit(txn, event.community_id, event_type, &path, now).await?;
+    Ok(())
 }
 
 /// Drafts are seen only by those who may manage the community.
@@ -98,7 +101,8 @@ async fn close_gap(
     Ok(())
 }
 
-/// Registers the first in line while places are free.
+/// Registers the first in line while places are free, and records
+/// `registration.promoted` for each.
 pub async fn promote_waitlist(
     txn: &DatabaseTransaction,
     event: &mut event::Model,
@@ -125,7 +129,16 @@ pub async fn promote_waitlist(
         active.waitlist_position = Set(None);
         active.promoted_at = Set(Some(now));
         active.updated_at = Set(now);
-        promoted.push(active.update(txn).await?);
+        let registration = active.update(txn).await?;
+        record(
+            txn,
+            event,
+            WebhookEventType::RegistrationPromoted,
+            registration.person_id,
+            now,
+        )
+        .await?;
+        promoted.push(registration);
     }
     let moved = promoted.len() as i32;
     // Everyone still in line moves up by the number promoted.
@@ -150,7 +163,7 @@ pub async fn register(
     event_id: Uuid,
     person_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Registered, ApiError> {
+) -> Result<event_registration::Model, ApiError> {
     retry_contended(|| register_once(db, caller, event_id, person_id, now)).await
 }
 
@@ -160,7 +173,7 @@ async fn register_once(
     event_id: Uuid,
     person_id: Uuid,
     now: DateTime<Utc>,
-) -> Result<Registered, ApiError> {
+) -> Result<event_registration::Model, ApiError> {
     let txn = begin_write(db).await?;
     let mut event = lock_event(&txn, caller, event_id).await?;
     caller.require_acting_for(event.community_id, person_id)?;
@@ -235,11 +248,16 @@ async fn register_once(
         }
     };
     save_counts(&txn, &event, now).await?;
+    record(
+        &txn,
+        &event,
+        WebhookEventType::RegistrationCreated,
+        person.id,
+        now,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(Registered {
-        registration,
-        community_id: event.community_id,
-    })
+    Ok(registration)
 }
 
 /// Cancels a registration and promotes from the waitlist in the same transaction.
@@ -266,7 +284,6 @@ pub async fn cancel(
                 return Ok(CancelOutcome {
                     registration,
                     promoted: Vec::new(),
-                    community_id: event.community_id,
                 });
             }
             RegistrationStatus::CheckedIn | RegistrationStatus::NoShow => {
@@ -284,7 +301,7 @@ pub async fn cancel(
         let mut active = registration.into_active_model();
         active.status = Set(RegistrationStatus::Cancelled);
         active.waitlist_position = Set(None);
-        active.cancel_reason = Set(Some(CANCEL_WITHDRAWN.to_owned()));
+        active.cancel_reason = Set(Some(CancelReason::Withdrawn));
         active.updated_at = Set(now);
         let registration = active.update(&txn).await?;
         let mut promoted = Vec::new();
@@ -298,11 +315,18 @@ pub async fn cancel(
             }
         }
         save_counts(&txn, &event, now).await?;
+        record(
+            &txn,
+            &event,
+            WebhookEventType::RegistrationCancelled,
+            person_id,
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(CancelOutcome {
             registration,
             promoted,
-            community_id: event.community_id,
         })
     })
     .await
@@ -434,7 +458,7 @@ pub async fn change_status(
                 )
                 .col_expr(
                     event_registration::Column::CancelReason,
-                    Expr::value(CANCEL_EVENT_CANCELLED),
+                    Expr::value(CancelReason::EventCancelled),
                 )
                 .col_expr(event_registration::Column::UpdatedAt, Expr::value(now))
                 .filter(event_registration::Column::EventId.eq(event.id))
@@ -452,6 +476,15 @@ pub async fn change_status(
         event.version += 1;
         event.updated_at = now;
         let event = event.into_active_model().reset_all().update(&txn).await?;
+        let event_type = match to {
+            EventStatus::Cancelled => Some(WebhookEventType::EventCancelled),
+            EventStatus::Published => Some(WebhookEventType::EventPublished),
+            EventStatus::Draft | EventStatus::Completed => None,
+        };
+        if let Some(event_type) = event_type {
+            let path = format!("/v1/events/{}", event.id);
+            webhooks::emit(&txn, event.community_id, event_type, &path, now).await?;
+        }
         txn.commit().await?;
         Ok(event)
     })

@@ -9,7 +9,7 @@
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
-use entities::enums::{ChallengePurpose, MailKind, PersonStatus, VolunteerApproval};
+use entities::enums::{ChallengePurpose, MailKind, PersonStatus, SubjectType, VolunteerApproval};
 use entities::{api_key, community, email_challenge, person, token};
 use huashen_worker::locale::mail_locale;
 use huashen_worker::planner::{Due, enqueue};
@@ -40,7 +40,7 @@ pub async fn write_mail(
     db: &impl ConnectionTrait,
     recipient: &person::Model,
     kind: MailKind,
-    subject: (&'static str, Uuid),
+    subject: (SubjectType, Uuid),
     dedupe_key: String,
     now: DateTime<Utc>,
 ) -> Result<Option<Uuid>, ApiError> {
@@ -121,7 +121,7 @@ pub async fn start_challenge(
         db,
         person,
         kind,
-        ("email_challenge", challenge.id),
+        (SubjectType::EmailChallenge, challenge.id),
         format!("{}:{}", kind.as_str(), challenge.id),
         now,
     )

@@ -7,8 +7,9 @@
 //! both pass the overlap check.
 
 use chrono::{DateTime, Duration, Utc};
-use entities::enums::{PersonStatus, ShiftStatus, SignupStatus};
+use entities::enums::{CancelReason, PersonStatus, ShiftStatus, SignupStatus, WebhookEventType};
 use entities::{person, shift, shift_signup};
+use huashen_worker::webhooks;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
@@ -20,26 +21,31 @@ use crate::auth::Caller;
 use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 
-/// `cancel_reason` of a sign-up the person or an organizer withdrew.
-pub const CANCEL_WITHDRAWN: &str = "withdrawn";
-/// `cancel_reason` of the sign-ups of a cancelled shift.
-pub const CANCEL_SHIFT_CANCELLED: &str = "shift_cancelled";
-
 /// A sign-up as it was saved, with advice that did not stop it.
 pub struct SignupOutcome {
     pub signup: shift_signup::Model,
     /// E.g. the shift wants a language the person does not speak.
     pub warnings: Vec<String>,
-    /// The shift's community, for events about the change.
-    pub community_id: Uuid,
 }
 
 /// A cancelled sign-up and the people it made room for.
 pub struct CancelOutcome {
     pub signup: shift_signup::Model,
     pub promoted: Vec<shift_signup::Model>,
-    /// The shift's community, for events about the change.
-    pub community_id: Uuid,
+}
+
+/// Records `event_type` about `person_id`'s sign-up for `shift` for the community's
+/// webhooks, in the transaction of the change it reports.
+async fn record(
+    txn: &DatabaseTransaction,
+    shift: &shift::Model,
+    event_type: WebhookEventType,
+    person_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let path = format!("/v1/shifts/{}/signups/{person_id}", shift.id);
+    webhooks::emit(txn, shift.community_id, event_type, &path, now).await?;
+    Ok(())
 }
 
 /// Locks and loads a shift the caller can see.
@@ -120,8 +126,9 @@ async fn close_gap(
     Ok(())
 }
 
-/// Confirms waitlisted volunteers, first in line first, while places are free.
-/// Someone who meanwhile holds an overlapping confirmed shift keeps their place in line.
+/// Confirms waitlisted volunteers, first in line first, while places are free, and
+/// records `signup.promoted` for each. Someone who meanwhile holds an overlapping
+/// confirmed shift keeps their place in line.
 pub async fn promote_waitlist(
     txn: &DatabaseTransaction,
     shift: &mut shift::Model,
@@ -158,7 +165,16 @@ pub async fn promote_waitlist(
         active.waitlist_position = Set(None);
         active.promoted_at = Set(Some(now));
         active.updated_at = Set(now);
-        promoted.push(active.update(txn).await?);
+        let signup = active.update(txn).await?;
+        record(
+            txn,
+            shift,
+            WebhookEventType::SignupPromoted,
+            signup.person_id,
+            now,
+        )
+        .await?;
+        promoted.push(signup);
         shift.confirmed_count += 1;
         shift.waitlist_count -= 1;
     }
@@ -204,7 +220,13 @@ pub async fn sign_up(
     person_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<SignupOutcome, ApiError> {
-    retry_contended(|| sign_up_once(db, caller, shift_id, person_id, now)).await
+    let outcome = retry_contended(|| sign_up_once(db, caller, shift_id, person_id, now)).await;
+    let counted = match &outcome {
+        Ok(o) => o.signup.status.as_str(),
+        Err(_) => "refused",
+    };
+    metrics::counter!("huashen_signups_total", "outcome" => counted).increment(1);
+    outcome
 }
 
 async fn sign_up_once(
@@ -296,11 +318,18 @@ async fn sign_up_once(
         }
     };
     save_counts(&txn, &shift, now).await?;
+    record(
+        &txn,
+        &shift,
+        WebhookEventType::SignupCreated,
+        person.id,
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(SignupOutcome {
         signup,
         warnings: language_warnings(&shift, &person),
-        community_id: shift.community_id,
     })
 }
 
@@ -365,7 +394,6 @@ async fn cancel_once(
             return Ok(CancelOutcome {
                 signup,
                 promoted: Vec::new(),
-                community_id: shift.community_id,
             });
         }
         SignupStatus::Attended | SignupStatus::NoShow => {
@@ -389,7 +417,7 @@ async fn cancel_once(
     let mut active = signup.into_active_model();
     active.status = Set(SignupStatus::Cancelled);
     active.waitlist_position = Set(None);
-    active.cancel_reason = Set(Some(CANCEL_WITHDRAWN.to_owned()));
+    active.cancel_reason = Set(Some(CancelReason::Withdrawn));
     active.updated_at = Set(now);
     let signup = active.update(&txn).await?;
     let mut promoted = Vec::new();
@@ -403,12 +431,16 @@ async fn cancel_once(
         }
     }
     save_counts(&txn, &shift, now).await?;
+    record(
+        &txn,
+        &shift,
+        WebhookEventType::SignupCancelled,
+        person_id,
+        now,
+    )
+    .await?;
     txn.commit().await?;
-    Ok(CancelOutcome {
-        signup,
-        promoted,
-        community_id: shift.community_id,
-    })
+    Ok(CancelOutcome { signup, promoted })
 }
 
 /// Cancels a shift and every sign-up on it.
@@ -439,7 +471,7 @@ pub async fn cancel_shift(
             )
             .col_expr(
                 shift_signup::Column::CancelReason,
-                Expr::value(CANCEL_SHIFT_CANCELLED),
+                Expr::value(CancelReason::ShiftCancelled),
             )
             .col_expr(shift_signup::Column::UpdatedAt, Expr::value(now))
             .filter(shift_signup::Column::ShiftId.eq(shift.id))
@@ -456,6 +488,15 @@ pub async fn cancel_shift(
         shift.version += 1;
         shift.updated_at = now;
         let shift = shift.into_active_model().reset_all().update(&txn).await?;
+        let path = format!("/v1/shifts/{}", shift.id);
+        webhooks::emit(
+            &txn,
+            shift.community_id,
+            WebhookEventType::ShiftCancelled,
+            &path,
+            now,
+        )
+        .await?;
         txn.commit().await?;
         Ok(shift)
     })

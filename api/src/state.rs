@@ -6,7 +6,7 @@ use std::sync::Arc;
 use huashen_worker::jobs::{IMPORT_QUEUE, MailQueue, Queue, RunImport};
 use sea_orm::DatabaseConnection;
 
-use crate::limits::Limits;
+use crate::limits::{Limits, RequestLimiter};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -16,6 +16,8 @@ pub struct AppState {
     pub mail: MailQueue,
     /// Where imports wait for a worker.
     pub imports: Queue<RunImport>,
+    /// Each caller's request rate.
+    pub limiter: Arc<RequestLimiter>,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
             imports: Queue::open(&db, IMPORT_QUEUE).await?,
             db,
             settings: Arc::new(settings),
+            limiter: Arc::default(),
         })
     }
 }

@@ -40,6 +40,20 @@ impl Drop for Running {
     }
 }
 
+/// Waits until a server on `port` answers `/health/ready`; returns its base URL.
+async fn ready(port: u16) -> String {
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while reqwest::get(format!("{base}/health/ready")).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    base
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -88,20 +102,7 @@ async fn operator_workflow(backend: Backend) {
         .map(Running)
         .expect("starting huashen serve");
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client
-        .get(format!("{base}/health/ready"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = ready(port).await;
     let stations: serde_json::Value = client
         .get(format!("{base}/v1/stations"))
         .send()
@@ -247,20 +248,7 @@ async fn demo_sign_in_through_the_outbox(backend: Backend) {
         .map(Running)
         .expect("starting huashen serve");
     let client = reqwest::Client::new();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while client
-        .get(format!("{base}/health/ready"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let base = ready(port).await;
     let asked = client
         .post(format!("{base}/v1/sign-in"))
         .json(&serde_json::json!({"community_id": community, "email": email}))
@@ -489,4 +477,334 @@ async fn killed_mid_delivery_then_restarted_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_delivery_then_restarted_postgres() {
     killed_mid_delivery_then_restarted(Backend::Postgres).await;
+}
+
+/// A full run with JSON logs at the shipped level: every line is one JSON object, the
+/// lines of a request carry its `X-Request-Id`, and no secret appears in any of them
+/// (keys, session tokens, sign-in codes and links, webhook secrets, the SMTP and
+/// database passwords).
+async fn logs_are_json_and_keep_secrets(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let database_password = "db-password-4f1c9e";
+    // PostgreSQL here trusts local connections, so any password is accepted.
+    let url = match backend {
+        Backend::Sqlite => database.url.clone(),
+        Backend::Postgres => {
+            database
+                .url
+                .replacen("postgres@", &format!("postgres:{database_password}@"), 1)
+        }
+    };
+    let (community, email) = demo_sign_in(&huashen(&url, &["seed-demo"]));
+    let admin = last_line(&huashen(&url, &["create-key", "--role", "admin"]));
+    let smtp = SmtpServer::start().await;
+    let smtp_password = "smtp-password-8a7d2b";
+    let log_path = std::env::temp_dir().join(format!("huashen-log-{}.jsonl", uuid::Uuid::now_v7()));
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_huashen"))
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", &url)
+        .env_remove("RUST_LOG")
+        .env("HUASHEN_LOG_FORMAT", "json")
+        .env(
+            "SMTP_URL",
+            format!("smtp://huashen:{smtp_password}@127.0.0.1:{}", smtp.port),
+        )
+        .env("HUASHEN_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve");
+    let client = reqwest::Client::new();
+    let base = ready(port).await;
+
+    let asked = client
+        .post(format!("{base}/v1/sign-in"))
+        .header("x-request-id", "sign-in-request-1")
+        .json(&serde_json::json!({"community_id": community, "email": email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.headers()["x-request-id"], "sign-in-request-1");
+    // The demo's newcomers get welcome letters too.
+    let started = Instant::now();
+    let text = loop {
+        let sign_in = smtp
+            .received()
+            .iter()
+            .map(|mail| mail.text())
+            .find(|text| text.contains("/sign-in/"));
+        if let Some(text) = sign_in {
+            break text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no sign-in mail"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let code: String = text
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|run| run.len() == 6)
+        .unwrap_or_else(|| panic!("a six-digit code in {text}"))
+        .to_owned();
+    let link = text[text.find("/sign-in/").expect("a sign-in link") + "/sign-in/".len()..]
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect::<String>();
+    let session: serde_json::Value = client
+        .post(format!("{base}/v1/sign-in/verify"))
+        .json(&serde_json::json!({"community_id": community, "email": email, "code": code}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = session["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned();
+    let me = client
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    let hook: serde_json::Value = client
+        .post(format!("{base}/v1/webhooks"))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"community_id": community, "url": "http://127.0.0.1:9/hook", "event_types": ["signup.created"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hook_secret = hook["secret"]
+        .as_str()
+        .expect("a webhook secret")
+        .to_owned();
+    // A problem names the request it answers; a chosen id that is not sane is replaced.
+    let refused = client
+        .get(format!("{base}/v1/people"))
+        .header("x-request-id", "no spaces allowed")
+        .bearer_auth(format!("{admin}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let id = refused.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(id, "no spaces allowed");
+    let problem: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(problem["request_id"], id.as_str());
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status();
+    let _ = server.0.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    let _ = std::fs::remove_file(&log_path);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    let answered = |request_id: &str| {
+        lines
+            .iter()
+            .find(|line| line["span"]["request_id"] == request_id && line["message"] == "answered")
+    };
+    let sign_in = answered("sign-in-request-1").unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(sign_in["operation"], "requestSignIn");
+    assert_eq!(sign_in["status"], 202);
+    assert!(answered(&id).is_some(), "{log}");
+    for (what, secret) in [
+        ("the admin key", admin.as_str()),
+        ("the session token", session.as_str()),
+        ("the sign-in code", code.as_str()),
+        ("the sign-in link", link.as_str()),
+        ("the webhook secret", hook_secret.as_str()),
+        ("the SMTP password", smtp_password),
+        ("the database password", database_password),
+    ] {
+        for line in &lines {
+            // Timestamps hold runs of digits that may look like a code.
+            let mut fields = line.clone();
+            fields.as_object_mut().unwrap().remove("timestamp");
+            assert!(
+                !fields.to_string().contains(secret),
+                "{what} in the log: {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn logs_are_json_and_keep_secrets_sqlite() {
+    logs_are_json_and_keep_secrets(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn logs_are_json_and_keep_secrets_postgres() {
+    logs_are_json_and_keep_secrets(Backend::Postgres).await;
+}
+
+/// Starts `huashen serve --no-worker` on `url`; returns it and its base URL.
+async fn serve(url: &str) -> (Running, String) {
+    let port = free_port();
+    let server = Command::new(env!("CARGO_BIN_EXE_huashen"))
+        .args([
+            "serve",
+            "--no-worker",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve");
+    (server, ready(port).await)
+}
+
+/// How many communities the database at `url` holds.
+async fn communities_in(url: &str) -> u64 {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let db = migration::database::connect(url).await.unwrap();
+    let count = entities::community::Entity::find()
+        .count(&db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    count
+}
+
+/// A SQLite backup taken while the server writes is consistent and restores into a
+/// database that serves; a file that is not a Huashen database is refused.
+#[tokio::test]
+async fn backup_while_serving_then_restore_sqlite() {
+    let database = TestDatabase::create(Backend::Sqlite).await;
+    let url = database.url.as_str();
+    let admin = last_line(&huashen(url, &["create-key", "--role", "admin"]));
+    let (server, base) = serve(url).await;
+    let client = reqwest::Client::new();
+    let create = |n: usize| {
+        client
+            .post(format!("{base}/v1/communities"))
+            .bearer_auth(&admin)
+            .json(&serde_json::json!({"slug": format!("c{n}"), "name": {"en": format!("Community {n}")}, "time_zone": "Asia/Shanghai", "default_locale": "zh-CN"}))
+            .send()
+    };
+    for n in 0..20 {
+        assert_eq!(create(n).await.unwrap().status(), 201);
+    }
+    // Writes go on while the backup is taken.
+    let writing = async {
+        for n in 20..120 {
+            assert_eq!(create(n).await.unwrap().status(), 201);
+        }
+    };
+    let backup_file =
+        std::env::temp_dir().join(format!("huashen-backup-{}.db", uuid::Uuid::now_v7()));
+    let taken = tokio::task::spawn_blocking({
+        let (url, file) = (url.to_owned(), backup_file.clone());
+        move || huashen(&url, &["backup", file.to_str().unwrap()])
+    });
+    let (taken, ()) = tokio::join!(taken, writing);
+    let taken = taken.unwrap();
+    assert!(last_line(&taken).starts_with("backed up to"));
+    let again = huashen(url, &["backup", backup_file.to_str().unwrap()]);
+    assert!(
+        !again.status.success(),
+        "an existing file is not overwritten"
+    );
+    drop(server);
+
+    let in_backup = communities_in(&format!("sqlite://{}", backup_file.display())).await;
+    assert!((20..=120).contains(&in_backup), "{in_backup}");
+
+    let restored = TestDatabase::create(Backend::Sqlite).await;
+    let answer = huashen(&restored.url, &["restore", backup_file.to_str().unwrap()]);
+    assert!(last_line(&answer).starts_with("restored"));
+    let (_server, base) = serve(&restored.url).await;
+    let listed: serde_json::Value = client
+        .get(format!("{base}/v1/communities?limit=200"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().unwrap().len() as u64, in_backup);
+
+    let junk = std::env::temp_dir().join(format!("huashen-junk-{}.db", uuid::Uuid::now_v7()));
+    std::fs::write(&junk, b"not a database").unwrap();
+    let other = TestDatabase::create(Backend::Sqlite).await;
+    let refused = huashen(&other.url, &["restore", junk.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        migration::database::sqlite_path(&other.url).is_some_and(|p| !p.exists()),
+        "nothing was written"
+    );
+    for file in [&backup_file, &junk] {
+        let _ = std::fs::remove_file(file);
+    }
+}
+
+/// The README's PostgreSQL backup: `pg_dump` while serving, `pg_restore` into a fresh
+/// database, and that database serves.
+#[tokio::test]
+async fn pg_dump_then_restore_into_a_fresh_database() {
+    let database = TestDatabase::create(Backend::Postgres).await;
+    let url = database.url.as_str();
+    let admin = last_line(&huashen(url, &["create-key", "--role", "admin"]));
+    huashen(url, &["seed-demo"]);
+    let (_server, base) = serve(url).await;
+    let dump = std::env::temp_dir().join(format!("huashen-{}.dump", uuid::Uuid::now_v7()));
+    let dumped = Command::new("pg_dump")
+        .args(["--format=custom", "--file", dump.to_str().unwrap(), url])
+        .status()
+        .expect("pg_dump");
+    assert!(dumped.success());
+    let fresh = TestDatabase::create(Backend::Postgres).await;
+    let restored = Command::new("pg_restore")
+        .args([
+            "--no-owner",
+            "--exit-on-error",
+            "--dbname",
+            &fresh.url,
+            dump.to_str().unwrap(),
+        ])
+        .status()
+        .expect("pg_restore");
+    assert!(restored.success());
+    let _ = std::fs::remove_file(&dump);
+    let (_restored_server, restored_base) = serve(&fresh.url).await;
+    let client = reqwest::Client::new();
+    let list = |base: String| {
+        let client = &client;
+        let admin = &admin;
+        async move {
+            client
+                .get(format!("{base}/v1/people?limit=200"))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()["items"]
+                .clone()
+        }
+    };
+    let (before, after) = (list(base).await, list(restored_base).await);
+    assert!(!before.as_array().unwrap().is_empty());
+    assert_eq!(before, after);
 }

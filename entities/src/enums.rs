@@ -149,6 +149,30 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a ledger row is about: the table its `subject_id` points into.
+    SubjectType {
+        Person = "person",
+        ShiftSignup = "shift_signup",
+        EventRegistration = "event_registration",
+        CarePlan = "care_plan",
+        Community = "community",
+        EmailChallenge = "email_challenge",
+    }
+);
+
+string_enum!(
+    /// Why a sign-up or registration was cancelled.
+    CancelReason {
+        /// The person or an organizer withdrew it (also when the person was erased).
+        Withdrawn = "withdrawn",
+        /// The shift was cancelled.
+        ShiftCancelled = "shift_cancelled",
+        /// The event was cancelled.
+        EventCancelled = "event_cancelled",
+    }
+);
+
+string_enum!(
     /// What a webhook can be told about. More types may be added within a major version.
     WebhookEventType {
         SignupCreated = "signup.created",

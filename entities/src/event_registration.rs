@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::RegistrationStatus;
+use crate::enums::{CancelReason, RegistrationStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "event_registrations")]
@@ -17,7 +17,7 @@ pub struct Model {
     /// When the registration last moved from the waitlist to registered.
     pub promoted_at: Option<DateTimeUtc>,
     /// `withdrawn` (the person or an organizer) or `event_cancelled`.
-    pub cancel_reason: Option<String>,
+    pub cancel_reason: Option<CancelReason>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

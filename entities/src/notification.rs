@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::{MailKind, NotificationStatus};
+use crate::enums::{MailKind, NotificationStatus, SubjectType};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "notifications")]
@@ -13,8 +13,7 @@ pub struct Model {
     /// welcome, shift_reminder, birthday, …
     pub kind: MailKind,
     pub recipient_id: Option<Uuid>,
-    /// shift, event, person, signup, registration
-    pub subject_type: String,
+    pub subject_type: SubjectType,
     pub subject_id: Uuid,
     /// At most one notification per key, e.g. `birthday:{person}:{year}`.
     #[sea_orm(unique)]

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::SignupStatus;
+use crate::enums::{CancelReason, SignupStatus};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "shift_signups")]
@@ -18,7 +18,7 @@ pub struct Model {
     /// When the sign-up last moved from the waitlist to confirmed.
     pub promoted_at: Option<DateTimeUtc>,
     /// `withdrawn` (the person or an organizer) or `shift_cancelled`.
-    pub cancel_reason: Option<String>,
+    pub cancel_reason: Option<CancelReason>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -2,7 +2,7 @@
 
 use sea_orm::entity::prelude::*;
 
-use crate::enums::DeliveryStatus;
+use crate::enums::{DeliveryStatus, WebhookEventType};
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "webhook_deliveries")]
@@ -10,7 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub webhook_id: Uuid,
-    pub event_type: String,
+    pub event_type: WebhookEventType,
     /// The JSON body, exactly as signed and sent.
     pub payload: String,
     pub status: DeliveryStatus,

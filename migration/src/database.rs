@@ -47,17 +47,22 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .with_context(|| format!("connecting to {}", redact(url)))
 }
 
-fn create_parent_dir(url: &str) -> anyhow::Result<()> {
+/// The file of a SQLite `url`; `None` for other databases and in-memory ones.
+pub fn sqlite_path(url: &str) -> Option<&std::path::Path> {
     let path = url
-        .trim_start_matches("sqlite:")
+        .strip_prefix("sqlite:")?
         .trim_start_matches("//")
         .split('?')
         .next()
         .unwrap_or_default();
-    if path.is_empty() || path == ":memory:" {
+    (!path.is_empty() && path != ":memory:").then_some(std::path::Path::new(path))
+}
+
+fn create_parent_dir(url: &str) -> anyhow::Result<()> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
-    }
-    if let Some(parent) = std::path::Path::new(path).parent()
+    };
+    if let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
     {
         std::fs::create_dir_all(parent)

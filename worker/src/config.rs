@@ -35,9 +35,10 @@ pub struct MailArgs {
     /// Seconds to connect to the SMTP server and for each command.
     #[arg(long, env = "SMTP_TIMEOUT_SECS", default_value_t = 10)]
     pub smtp_timeout_secs: u64,
-    /// Seconds a sender holds a ledger row; a row held by a process that died is sent
-    /// again after this. Longer than any delivery can take.
-    #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = 300)]
+    /// Seconds a sender holds a ledger row without renewing it; it renews the hold
+    /// every third of this while it sends, so a row held by a process that died is
+    /// taken again this soon after.
+    #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = 30)]
     pub lease_secs: u64,
     /// Webhook target hosts allowed even though they are loopback or private,
     /// comma-separated (e.g. an intranet front-end).
@@ -48,6 +49,10 @@ pub struct MailArgs {
     #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14,
           value_parser = clap::value_parser!(u32).range(1..=365))]
     pub welcome_within_days: u32,
+    /// Also serve `GET /metrics` (Prometheus, no key) on this address, e.g.
+    /// `127.0.0.1:9464`; keep it off public interfaces.
+    #[arg(long, env = "HUASHEN_METRICS_BIND")]
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// When the planner runs: a cron expression with seconds first.
     #[arg(long, env = "HUASHEN_PLAN_SCHEDULE", default_value = "0 * * * * *")]
     pub plan_schedule: String,
@@ -56,6 +61,7 @@ pub struct MailArgs {
 impl MailArgs {
     /// The worker these settings describe, over `db`.
     pub fn worker(&self, db: DatabaseConnection) -> anyhow::Result<Worker> {
+        crate::telemetry::recorder();
         let from = self.mail_from.parse().map_err(|e| {
             anyhow::anyhow!("MAIL_FROM `{}` is not an address: {e}", self.mail_from)
         })?;

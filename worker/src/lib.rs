@@ -19,6 +19,7 @@ pub mod locale;
 pub mod mailer;
 pub mod planner;
 pub mod sender;
+pub mod telemetry;
 pub mod templates;
 pub mod webhooks;
 
@@ -38,7 +39,7 @@ pub struct MailSettings {
     pub feedback_delay: Duration,
     /// How long after the moving-in day a welcome letter is still sent.
     pub welcome_within: Duration,
-    /// How long a sender holds a row; longer than any delivery can take.
+    /// How long a sender's hold on a row lasts unless renewed (it renews while it sends).
     pub lease: Duration,
     /// Attempts before a temporary failure becomes `failed`.
     pub max_attempts: i32,
@@ -56,7 +57,7 @@ impl MailSettings {
             sign_in_url: format!("{base}/sign-in/{{token}}"),
             feedback_delay: Duration::hours(2),
             welcome_within: Duration::days(14),
-            lease: Duration::minutes(5),
+            lease: Duration::seconds(30),
             max_attempts: 5,
             webhook_allowed_hosts: Vec::new(),
         }

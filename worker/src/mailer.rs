@@ -82,23 +82,45 @@ impl Mailer {
                 mail.html.clone(),
             ))
             .map_err(|e| SendError::Permanent(format!("the message cannot be built: {e}")))?;
-        match self {
+        let started = std::time::Instant::now();
+        let sent = match self {
             Self::Smtp {
                 transport,
                 deadline,
             } => match tokio::time::timeout(*deadline, transport.send(message)).await {
-                Err(_) => Err(SendError::Transient(format!(
-                    "no answer within {deadline:?}"
-                ))),
+                Err(_) => Err((
+                    "timeout",
+                    SendError::Transient(format!("no answer within {deadline:?}")),
+                )),
                 Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-                Ok(Err(e)) => Err(SendError::Transient(e.to_string())),
+                Ok(Err(e)) if e.is_permanent() => Err(("5xx", SendError::Permanent(e.to_string()))),
+                Ok(Err(e)) => Err((failure_class(&e), SendError::Transient(e.to_string()))),
             },
-            Self::Outbox(outbox) => outbox
-                .send(message)
-                .await
-                .map(|_| ())
-                .map_err(|e| SendError::Transient(format!("writing to the outbox: {e}"))),
-        }
+            Self::Outbox(outbox) => outbox.send(message).await.map(|_| ()).map_err(|e| {
+                (
+                    "outbox",
+                    SendError::Transient(format!("writing to the outbox: {e}")),
+                )
+            }),
+        };
+        metrics::histogram!("huashen_mail_send_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        sent.map_err(|(class, err)| {
+            metrics::counter!("huashen_mail_failures_total", "class" => class).increment(1);
+            err
+        })
+    }
+}
+
+/// What kind of temporary failure an SMTP error is, for the metrics.
+fn failure_class(err: &lettre::transport::smtp::Error) -> &'static str {
+    if err.is_transient() {
+        "4xx"
+    } else if err.is_timeout() {
+        "timeout"
+    } else if err.is_tls() {
+        "tls"
+    } else {
+        "connection"
     }
 }

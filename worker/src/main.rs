@@ -3,7 +3,7 @@
 use chrono::Utc;
 use clap::{Parser, Subcommand};
 use huashen_worker::config::MailArgs;
-use huashen_worker::{Outcome, jobs};
+use huashen_worker::{Outcome, jobs, telemetry};
 use migration::database::{DEFAULT_DATABASE_URL, connect_and_migrate};
 
 #[derive(Parser)]
@@ -32,19 +32,25 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,sqlx=warn,sea_orm=warn,apalis=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    huashen_worker::telemetry::init_logs("info,sqlx=warn,sea_orm=warn,apalis=warn");
     let cli = Cli::parse();
     let db = connect_and_migrate(&cli.database_url).await?;
     let worker = cli.mail.worker(db)?;
     match cli.command {
         // Imports follow the api's rules: `huashen serve` runs them.
-        Command::Run => jobs::run(worker, &cli.mail.plan_schedule, None, shutdown_signal()).await,
+        Command::Run => {
+            if let Some(bind) = cli.mail.metrics_bind {
+                let listener = tokio::net::TcpListener::bind(bind).await?;
+                tracing::info!(address = %listener.local_addr()?, "metrics at /metrics");
+                let db = worker.db.clone();
+                tokio::spawn(telemetry::serve_metrics(
+                    listener,
+                    db,
+                    std::future::pending(),
+                ));
+            }
+            jobs::run(worker, &cli.mail.plan_schedule, None, shutdown_signal()).await
+        }
         Command::Tick => {
             let report = worker.tick(Utc::now()).await?;
             let count = |f: fn(&Outcome) -> bool| report.outcomes.iter().filter(|o| f(o)).count();

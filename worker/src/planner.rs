@@ -9,7 +9,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use entities::enums::{
-    EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+    CancelReason, EventStatus, NotificationStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+    SubjectType,
 };
 use entities::{
     care_plan, community, event, event_registration, notification, person, shift, shift_signup,
@@ -31,7 +32,7 @@ pub struct Due {
     pub kind: MailKind,
     pub community_id: Uuid,
     pub recipient: Uuid,
-    pub subject_type: &'static str,
+    pub subject_type: SubjectType,
     pub subject_id: Uuid,
     pub dedupe_key: String,
     pub due_at: DateTime<Utc>,
@@ -55,6 +56,17 @@ pub struct PlanSettings {
 
 /// Plans every kind of mail due at `now`; returns how many new ledger rows it wrote.
 pub async fn plan(
+    db: &DatabaseConnection,
+    settings: PlanSettings,
+    now: DateTime<Utc>,
+) -> Result<usize, DbErr> {
+    let started = std::time::Instant::now();
+    let planned = plan_all(db, settings, now).await;
+    metrics::histogram!("huashen_planner_duration_seconds").record(started.elapsed().as_secs_f64());
+    planned
+}
+
+async fn plan_all(
     db: &DatabaseConnection,
     settings: PlanSettings,
     now: DateTime<Utc>,
@@ -115,7 +127,7 @@ pub fn ledger_row(due: &Due, locale: &str, now: DateTime<Utc>) -> notification::
         community_id: due.community_id,
         kind: due.kind,
         recipient_id: Some(due.recipient),
-        subject_type: due.subject_type.to_owned(),
+        subject_type: due.subject_type,
         subject_id: due.subject_id,
         dedupe_key: due.dedupe_key.clone(),
         locale: locale.to_owned(),
@@ -137,7 +149,7 @@ pub fn welcome(person: &person::Model, due_at: DateTime<Utc>) -> Due {
         kind: MailKind::Welcome,
         community_id: person.community_id,
         recipient: person.id,
-        subject_type: "person",
+        subject_type: SubjectType::Person,
         subject_id: person.id,
         dedupe_key: format!("welcome:{}", person.id),
         due_at,
@@ -248,7 +260,7 @@ async fn shift_reminders(
                 kind: MailKind::ShiftReminder,
                 community_id: shift.community_id,
                 recipient: signup.person_id,
-                subject_type: "shift_signup",
+                subject_type: SubjectType::ShiftSignup,
                 subject_id: signup.id,
                 dedupe_key: format!("shift_reminder:{}", signup.id),
                 due_at: due_at.max(signup.updated_at).min(now),
@@ -280,7 +292,7 @@ async fn event_reminders(
                 kind: MailKind::EventReminder,
                 community_id: event.community_id,
                 recipient: registration.person_id,
-                subject_type: "event_registration",
+                subject_type: SubjectType::EventRegistration,
                 subject_id: registration.id,
                 dedupe_key: format!("event_reminder:{}", registration.id),
                 due_at: due_at.max(registration.updated_at).min(now),
@@ -351,7 +363,7 @@ async fn birthdays(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Du
                 kind: MailKind::Birthday,
                 community_id: p.community_id,
                 recipient: p.id,
-                subject_type: "person",
+                subject_type: SubjectType::Person,
                 subject_id: p.id,
                 dedupe_key: format!("birthday:{}:{}", p.id, today.year()),
                 due_at,
@@ -379,7 +391,7 @@ async fn farewells(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Du
                 kind: MailKind::Farewell,
                 community_id: p.community_id,
                 recipient: p.id,
-                subject_type: "person",
+                subject_type: SubjectType::Person,
                 subject_id: p.id,
                 dedupe_key: format!("farewell:{}", p.id),
                 due_at,
@@ -411,7 +423,7 @@ async fn feedback_requests(
                 kind: MailKind::FeedbackRequest,
                 community_id: event.community_id,
                 recipient: registration.person_id,
-                subject_type: "event_registration",
+                subject_type: SubjectType::EventRegistration,
                 subject_id: registration.id,
                 dedupe_key: format!("feedback_request:{}", registration.id),
                 due_at: event.ends_at + settings.feedback_delay,
@@ -441,7 +453,7 @@ async fn promotions(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<D
             kind: MailKind::WaitlistPromoted,
             community_id: shift.community_id,
             recipient: s.person_id,
-            subject_type: "shift_signup",
+            subject_type: SubjectType::ShiftSignup,
             subject_id: s.id,
             dedupe_key: format!("waitlist_promoted:{}:{}", s.id, promoted_at.timestamp()),
             due_at: promoted_at,
@@ -453,7 +465,7 @@ async fn promotions(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<D
             kind: MailKind::WaitlistPromoted,
             community_id: event.community_id,
             recipient: r.person_id,
-            subject_type: "event_registration",
+            subject_type: SubjectType::EventRegistration,
             subject_id: r.id,
             dedupe_key: format!("waitlist_promoted:{}:{}", r.id, promoted_at.timestamp()),
             due_at: promoted_at,
@@ -468,13 +480,13 @@ async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
     let signups = shift_signup::Entity::find()
         .find_also_related(shift::Entity)
         .filter(shift::Column::CancelledAt.gte(since))
-        .filter(shift_signup::Column::CancelReason.eq("shift_cancelled"))
+        .filter(shift_signup::Column::CancelReason.eq(CancelReason::ShiftCancelled))
         .all(db)
         .await?;
     let registrations = event_registration::Entity::find()
         .find_also_related(event::Entity)
         .filter(event::Column::CancelledAt.gte(since))
-        .filter(event_registration::Column::CancelReason.eq("event_cancelled"))
+        .filter(event_registration::Column::CancelReason.eq(CancelReason::EventCancelled))
         .all(db)
         .await?;
     let shifts = signups.into_iter().filter_map(|(s, shift)| {
@@ -483,7 +495,7 @@ async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
             kind: MailKind::ShiftCancelled,
             community_id: shift.community_id,
             recipient: s.person_id,
-            subject_type: "shift_signup",
+            subject_type: SubjectType::ShiftSignup,
             subject_id: s.id,
             dedupe_key: format!("shift_cancelled:{}", s.id),
             due_at: shift.cancelled_at?,
@@ -495,7 +507,7 @@ async fn cancellations(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Ve
             kind: MailKind::EventCancelled,
             community_id: event.community_id,
             recipient: r.person_id,
-            subject_type: "event_registration",
+            subject_type: SubjectType::EventRegistration,
             subject_id: r.id,
             dedupe_key: format!("event_cancelled:{}", r.id),
             due_at: event.cancelled_at?,
@@ -542,7 +554,7 @@ async fn care_reminders(
                 kind: MailKind::CareDue,
                 community_id: plan.community_id,
                 recipient: plan.assignee_id,
-                subject_type: "care_plan",
+                subject_type: SubjectType::CarePlan,
                 subject_id: plan.id,
                 dedupe_key: format!("care_due:{}:{}", plan.id, plan.next_due_on),
                 due_at,
@@ -574,7 +586,7 @@ async fn digests(
             kind: MailKind::Digest,
             community_id: community.id,
             recipient: p.id,
-            subject_type: "community",
+            subject_type: SubjectType::Community,
             subject_id: community.id,
             dedupe_key: format!("digest:{}:{today}", p.id),
             due_at,

@@ -1,9 +1,10 @@
 //! The sender: delivers one ledger row, at most once per dedupe key.
 //!
 //! A sender first claims the row with one conditional `UPDATE` (status `queued`, due,
-//! and not held by another sender), holding it for a lease. Two workers on one
-//! database therefore never send the same row. It then checks the mail is still
-//! wanted, renders it in the reader's language and sends it.
+//! and not held by another sender), holding it for a short lease that it renews while
+//! it works. Two workers on one database therefore never send the same row, and a row
+//! held by a process that died is free again one lease later. The sender then checks
+//! the mail is still wanted, renders it in the reader's language and sends it.
 //!
 //! The one window where a mail can go out twice: the SMTP server accepted it and the
 //! process died before the row was marked `sent`. The lease then expires and the row
@@ -12,6 +13,7 @@
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{
     EventStatus, NotificationStatus, PersonStatus, RegistrationStatus, ShiftStatus, SignupStatus,
+    SubjectType,
 };
 use entities::json::LocalizedText;
 use entities::{
@@ -122,7 +124,62 @@ pub async fn send_notification(
         .one(db)
         .await?
         .ok_or_else(|| anyhow::anyhow!("notification {id} vanished"))?;
-    let outcome = match decide(worker, &row, now).await {
+    let outcome = holding(
+        db,
+        id,
+        now,
+        worker.settings.lease,
+        deliver(worker, &row, now),
+    )
+    .await;
+    let outcome = match outcome {
+        Outcome::Retrying(reason) if row.attempts >= worker.settings.max_attempts => {
+            Outcome::Failed(format!("gave up after {} attempts: {reason}", row.attempts))
+        }
+        other => other,
+    };
+    record(db, row, &outcome, now).await?;
+    Ok(outcome)
+}
+
+/// Runs `work` while renewing the hold on row `id` every third of `lease`, so the row
+/// stays ours while the SMTP server is slow and is free soon after this process dies.
+async fn holding<T>(
+    db: &DatabaseConnection,
+    id: Uuid,
+    now: DateTime<Utc>,
+    lease: Duration,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    let started = std::time::Instant::now();
+    let every = (lease / 3)
+        .to_std()
+        .unwrap_or_default()
+        .max(std::time::Duration::from_millis(100));
+    let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            _ = renew.tick() => {
+                let until = now + Duration::from_std(started.elapsed()).unwrap_or_default() + lease;
+                let renewed = notification::Entity::update_many()
+                    .col_expr(notification::Column::LockedUntil, Expr::value(until))
+                    .filter(notification::Column::Id.eq(id))
+                    .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+                    .exec(db)
+                    .await;
+                if let Err(err) = renewed {
+                    tracing::warn!(error = %err, "renewing the hold on a mail failed");
+                }
+            }
+        }
+    }
+}
+
+/// Decides, renders and sends the mail of `row`.
+async fn deliver(worker: &Worker, row: &notification::Model, now: DateTime<Utc>) -> Outcome {
+    match decide(worker, row, now).await {
         Err(err) => Outcome::Retrying(format!("preparing the mail: {err:#}")),
         Ok(Decision::Skip(reason)) => Outcome::Skipped(reason),
         Ok(Decision::Miss(reason)) => Outcome::Missed(reason),
@@ -143,15 +200,7 @@ pub async fn send_notification(
                 },
             }
         }
-    };
-    let outcome = match outcome {
-        Outcome::Retrying(reason) if row.attempts >= worker.settings.max_attempts => {
-            Outcome::Failed(format!("gave up after {} attempts: {reason}", row.attempts))
-        }
-        other => other,
-    };
-    record(db, row, &outcome, now).await?;
-    Ok(outcome)
+    }
 }
 
 /// Writes the outcome into the ledger and releases the row.
@@ -331,7 +380,7 @@ async fn decide(
             reader.context(vec![("moving_out_on", date(day, &reader.locale).into())])
         }
         MailKind::ShiftReminder | MailKind::WaitlistPromoted | MailKind::ShiftCancelled
-            if row.subject_type == "shift_signup" =>
+            if row.subject_type == SubjectType::ShiftSignup =>
         {
             let Some((signup, shift, station)) = shift_of(db, row.subject_id).await? else {
                 return Ok(Decision::Skip("the sign-up no longer exists".to_owned()));
@@ -424,7 +473,7 @@ async fn decide(
             return Ok(Decision::Skip(format!(
                 "a {} about a {}",
                 kind.as_str(),
-                row.subject_type
+                row.subject_type.as_str()
             )));
         }
         MailKind::CareDue => {

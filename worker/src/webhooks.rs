@@ -112,22 +112,21 @@ pub async fn emit(
     path: &str,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
-    let event_type = event_type.as_str();
     let subscribers: Vec<webhook::Model> = webhook::Entity::find()
         .filter(webhook::Column::CommunityId.eq(community_id))
         .filter(webhook::Column::DisabledAt.is_null())
         .all(db)
         .await?
         .into_iter()
-        .filter(|w| w.event_types.0.iter().any(|t| t == event_type))
+        .filter(|w| w.event_types.0.iter().any(|t| t == event_type.as_str()))
         .collect();
     for subscriber in &subscribers {
         let id = Uuid::now_v7();
-        let payload = json!({"type": event_type, "id": id, "timestamp": now.to_rfc3339(), "data": {"url": path}});
+        let payload = json!({"type": event_type.as_str(), "id": id, "timestamp": now.to_rfc3339(), "data": {"url": path}});
         webhook_delivery::ActiveModel {
             id: Set(id),
             webhook_id: Set(subscriber.id),
-            event_type: Set(event_type.to_owned()),
+            event_type: Set(event_type),
             payload: Set(payload.to_string()),
             status: Set(DeliveryStatus::Pending),
             attempts: Set(0),
@@ -278,6 +277,12 @@ async fn deliver(worker: &Worker, id: Uuid, now: DateTime<Utc>) -> anyhow::Resul
             false
         }
     };
+    let outcome = match active.status {
+        sea_orm::ActiveValue::Set(DeliveryStatus::Delivered) => "delivered",
+        sea_orm::ActiveValue::Set(DeliveryStatus::Failed) => "failed",
+        _ => "retrying",
+    };
+    metrics::counter!("huashen_webhook_deliveries_total", "outcome" => outcome).increment(1);
     active.update(db).await?;
     Ok(delivered)
 }

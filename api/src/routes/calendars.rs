@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Duration, Utc};
-use entities::enums::{EventStatus, RegistrationStatus, ShiftStatus, SignupStatus};
+use entities::enums::{CancelReason, EventStatus, RegistrationStatus, ShiftStatus, SignupStatus};
 use entities::{community, event, event_registration, person, shift, shift_signup, station, token};
 use huashen_worker::locale::{mail_locale, pick};
 use icalendar::{Calendar, Component, EventLike};
@@ -164,10 +164,7 @@ impl CalendarsApi {
                         shift_signup::Column::Status
                             .is_in([SignupStatus::Confirmed, SignupStatus::Attended]),
                     )
-                    .add(
-                        shift_signup::Column::CancelReason
-                            .eq(crate::signups::CANCEL_SHIFT_CANCELLED),
-                    ),
+                    .add(shift_signup::Column::CancelReason.eq(CancelReason::ShiftCancelled)),
             )
             .filter(shift::Column::EndsAt.gte(since))
             .order_by_asc(shift::Column::StartsAt)
@@ -203,10 +200,7 @@ impl CalendarsApi {
                         RegistrationStatus::Registered,
                         RegistrationStatus::CheckedIn,
                     ]))
-                    .add(
-                        event_registration::Column::CancelReason
-                            .eq(crate::registrations::CANCEL_EVENT_CANCELLED),
-                    ),
+                    .add(event_registration::Column::CancelReason.eq(CancelReason::EventCancelled)),
             )
             .filter(event::Column::EndsAt.gte(since))
             .order_by_asc(event::Column::StartsAt)

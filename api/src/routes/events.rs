@@ -27,7 +27,6 @@ use crate::registrations;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
-use entities::enums::WebhookEventType;
 
 /// A cultural-exchange event.
 #[derive(Object)]
@@ -398,13 +397,6 @@ impl EventsApi {
         let event =
             registrations::change_status(&state.db, &caller, id.0, EventStatus::Published, now())
                 .await?;
-        super::emit(
-            &state,
-            event.community_id,
-            WebhookEventType::EventPublished,
-            &format!("/v1/events/{}", event.id),
-        )
-        .await;
         let (body, tag) = tagged(event);
         Ok(Fetched::Ok(body, tag))
     }
@@ -420,13 +412,6 @@ impl EventsApi {
         let event =
             registrations::change_status(&state.db, &caller, id.0, EventStatus::Cancelled, now())
                 .await?;
-        super::emit(
-            &state,
-            event.community_id,
-            WebhookEventType::EventCancelled,
-            &format!("/v1/events/{}", event.id),
-        )
-        .await;
         let (body, tag) = tagged(event);
         Ok(Fetched::Ok(body, tag))
     }

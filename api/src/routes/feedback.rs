@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use entities::{community, event, feedback, person};
+use huashen_worker::webhooks;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -165,33 +166,33 @@ impl FeedbackApi {
             .comment
             .map(|c| c.trim().to_owned())
             .filter(|c| !c.is_empty());
-        // Once only, even when two answers race.
+        // Once only, even when two answers race; the webhook event in the same transaction.
+        let txn = crate::db::begin_write(&state.db).await?;
         let stored = feedback::Entity::update_many()
             .col_expr(feedback::Column::Rating, Expr::value(answer.rating))
             .col_expr(feedback::Column::Comment, Expr::value(comment.clone()))
             .col_expr(feedback::Column::SubmittedAt, Expr::value(now))
             .filter(feedback::Column::Id.eq(row.id))
             .filter(feedback::Column::SubmittedAt.is_null())
-            .exec(&state.db)
+            .exec(&txn)
             .await?;
         if stored.rows_affected == 0 {
             return Err(ApiError::conflict(
                 "feedback was already given with this link",
             ));
         }
-        if let Some(event) = event::Entity::find_by_id(row.event_id)
-            .one(&state.db)
-            .await?
-        {
+        if let Some(event) = event::Entity::find_by_id(row.event_id).one(&txn).await? {
             let path = format!("/v1/events/{}/feedback", row.event_id);
-            super::emit(
-                &state,
+            webhooks::emit(
+                &txn,
                 event.community_id,
                 WebhookEventType::FeedbackSubmitted,
                 &path,
+                now,
             )
-            .await;
+            .await?;
         }
+        txn.commit().await?;
         Ok(Json(FeedbackReceipt {
             event_id: row.event_id,
             rating: answer.rating,

@@ -1,9 +1,10 @@
-//! `/health/live` and `/health/ready`
+//! `/health/live`, `/health/ready` and `/metrics`
 
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::Tag;
+use super::{Result, Tag};
+use crate::auth::StaffKey;
 use crate::state::AppState;
 
 #[derive(Object)]
@@ -49,6 +50,36 @@ impl HealthApi {
                 }))
             }
         }
+    }
+}
+
+#[derive(ApiResponse)]
+pub enum MetricsResponse {
+    /// The Prometheus text format.
+    #[oai(
+        status = 200,
+        content_type = "text/plain; version=0.0.4; charset=utf-8"
+    )]
+    Ok(PlainText<String>),
+}
+
+pub struct MetricsApi;
+
+#[OpenApi(tag = "Tag::Health")]
+impl MetricsApi {
+    /// Metrics for Prometheus (admin keys): requests by operation and status, latency,
+    /// the database pool, sign-ups, the mail ledger and queue, webhook deliveries. A
+    /// deployment that sets `HUASHEN_METRICS_BIND` also serves them there without a key.
+    #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
+    async fn metrics(
+        &self,
+        state: poem::web::Data<&AppState>,
+        StaffKey(caller): StaffKey,
+    ) -> Result<MetricsResponse> {
+        caller.require_admin()?;
+        Ok(MetricsResponse::Ok(PlainText(
+            huashen_worker::telemetry::render(&state.db).await,
+        )))
     }
 }
 

@@ -92,6 +92,7 @@ apis!(
         api_keys::ApiKeysApi,
         audit::AuditApi,
         health::HealthApi,
+        health::MetricsApi,
     ),
     (
         sessions::SessionsApi,
@@ -148,28 +149,6 @@ pub enum Deleted {
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
-
-/// Records `event_type` about `path` for the community's webhooks. The change it
-/// reports is already committed; if recording fails, it is logged and the request
-/// still succeeds.
-pub async fn emit(
-    state: &crate::state::AppState,
-    community_id: uuid::Uuid,
-    event_type: entities::enums::WebhookEventType,
-    path: &str,
-) {
-    if let Err(err) = huashen_worker::webhooks::emit(
-        &state.db,
-        community_id,
-        event_type,
-        path,
-        crate::time::now(),
-    )
-    .await
-    {
-        tracing::warn!(error = %err, event_type = event_type.as_str(), "recording a webhook event failed");
-    }
-}
 
 /// Ids the examples in the contract refer to: 1 a community, 2 a station, 3 a person,
 /// 6 a care plan.

@@ -1,7 +1,7 @@
 //! `/v1/notifications`: the delivery ledger, for organizers to see what went out.
 
 use chrono::{DateTime, Utc};
-use entities::enums::{MailKind, NotificationStatus};
+use entities::enums::{MailKind, NotificationStatus, SubjectType};
 use entities::notification;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -23,7 +23,7 @@ pub struct Notification {
     pub community_id: Uuid,
     pub kind: MailKind,
     pub recipient_id: Option<Uuid>,
-    pub subject_type: String,
+    pub subject_type: SubjectType,
     pub subject_id: Uuid,
     /// Unique: the same fact never yields two mails.
     pub dedupe_key: String,

@@ -1,7 +1,7 @@
 //! `/v1/people`
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use entities::enums::{MailKind, PersonStatus};
+use entities::enums::{MailKind, PersonStatus, SubjectType};
 use entities::json::TagList;
 use entities::{community, person};
 use poem_openapi::param::{Header, Path, Query};
@@ -603,7 +603,7 @@ impl PeopleApi {
             &txn,
             &next,
             MailKind::VolunteerApproved,
-            ("person", next.id),
+            (SubjectType::Person, next.id),
             format!("volunteer_approved:{}", next.id),
             now,
         )

@@ -18,7 +18,6 @@ use crate::pagination::{Cursor, Page, PageRequest};
 use crate::registrations;
 use crate::state::AppState;
 use crate::time::now;
-use entities::enums::WebhookEventType;
 
 /// A resident's registration (or place in line) for an event.
 #[derive(Object)]
@@ -93,20 +92,8 @@ impl RegistrationsApi {
         id: Path<Uuid>,
         body: JsonBody<PersonRef>,
     ) -> Result<RegistrationCreated> {
-        let registered =
+        let registration =
             registrations::register(&state.db, &caller, id.0, body.0.person_id, now()).await?;
-        let registration = registered.registration;
-        let path = format!(
-            "/v1/events/{}/registrations/{}",
-            id.0, registration.person_id
-        );
-        super::emit(
-            &state,
-            registered.community_id,
-            WebhookEventType::RegistrationCreated,
-            &path,
-        )
-        .await;
         Ok(RegistrationCreated::Created(Json(registration.into())))
     }
 
@@ -165,24 +152,6 @@ impl RegistrationsApi {
         person_id: Path<Uuid>,
     ) -> Result<Json<RegistrationCancellation>> {
         let outcome = registrations::cancel(&state.db, &caller, id.0, person_id.0, now()).await?;
-        let path = format!("/v1/events/{}/registrations/{}", id.0, person_id.0);
-        super::emit(
-            &state,
-            outcome.community_id,
-            WebhookEventType::RegistrationCancelled,
-            &path,
-        )
-        .await;
-        for promoted in &outcome.promoted {
-            let path = format!("/v1/events/{}/registrations/{}", id.0, promoted.person_id);
-            super::emit(
-                &state,
-                outcome.community_id,
-                WebhookEventType::RegistrationPromoted,
-                &path,
-            )
-            .await;
-        }
         Ok(Json(RegistrationCancellation {
             registration: outcome.registration.into(),
             promoted: outcome

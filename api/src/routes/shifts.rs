@@ -27,7 +27,6 @@ use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
-use entities::enums::WebhookEventType;
 
 /// A time slot at a station.
 #[derive(Object)]
@@ -382,13 +381,6 @@ impl ShiftsApi {
         id: Path<Uuid>,
     ) -> Result<Fetched<Shift>> {
         let shift = signups::cancel_shift(&state.db, &caller, id.0, now()).await?;
-        super::emit(
-            &state,
-            shift.community_id,
-            WebhookEventType::ShiftCancelled,
-            &format!("/v1/shifts/{}", shift.id),
-        )
-        .await;
         let (body, tag) = tagged(shift);
         Ok(Fetched::Ok(body, tag))
     }

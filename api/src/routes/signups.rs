@@ -21,7 +21,6 @@ use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
-use entities::enums::WebhookEventType;
 
 /// A volunteer's place on a shift.
 #[derive(Object)]
@@ -139,18 +138,6 @@ impl SignupsApi {
         body: JsonBody<SignupCreate>,
     ) -> Result<SignupCreated> {
         let outcome = signups::sign_up(&state.db, &caller, id.0, body.0.person_id, now()).await?;
-        let path = format!(
-            "/v1/shifts/{}/signups?status={}",
-            id.0,
-            outcome.signup.status.as_str()
-        );
-        super::emit(
-            &state,
-            outcome.community_id,
-            WebhookEventType::SignupCreated,
-            &path,
-        )
-        .await;
         let mut signup = Signup::from(outcome.signup);
         signup.warnings = outcome.warnings;
         Ok(SignupCreated::Created(Json(signup)))
@@ -213,24 +200,6 @@ impl SignupsApi {
     ) -> Result<Json<SignupCancellation>> {
         let lead = state.settings.self_cancel_lead;
         let outcome = signups::cancel(&state.db, &caller, id.0, person_id.0, now(), lead).await?;
-        let path = format!("/v1/shifts/{}/signups/{}", id.0, person_id.0);
-        super::emit(
-            &state,
-            outcome.community_id,
-            WebhookEventType::SignupCancelled,
-            &path,
-        )
-        .await;
-        for promoted in &outcome.promoted {
-            let path = format!("/v1/shifts/{}/signups/{}", id.0, promoted.person_id);
-            super::emit(
-                &state,
-                outcome.community_id,
-                WebhookEventType::SignupPromoted,
-                &path,
-            )
-            .await;
-        }
         Ok(Json(SignupCancellation {
             signup: outcome.signup.into(),
             promoted: outcome.promoted.into_iter().map(Signup::from).collect(),

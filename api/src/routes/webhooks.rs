@@ -98,7 +98,7 @@ pub struct WebhookPayloadData {
 #[derive(Object)]
 pub struct Delivery {
     pub id: Uuid,
-    pub event_type: String,
+    pub event_type: WebhookEventType,
     /// The body as sent.
     pub payload: String,
     pub status: DeliveryStatus,

@@ -733,10 +733,22 @@ fn feedback_token(mail: &Received) -> String {
 }
 
 async fn feedback_by_token(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn_with(
+        backend,
+        huashen_api::state::Settings {
+            webhook_allowed_hosts: vec!["127.0.0.1".to_owned()],
+            ..huashen_api::state::Settings::default()
+        },
+    )
+    .await;
     let smtp = SmtpServer::start().await;
     let admin = Some(app.admin_key.as_str());
     let community = id(&app.community("hsm").await);
+    let hook = app
+        .post("/v1/webhooks", admin, json!({"community_id": community, "url": "http://127.0.0.1:9/hook", "event_types": ["feedback.submitted"]}))
+        .await
+        .expect(201)
+        .id();
     let kim = app
         .person(
             &community,
@@ -852,6 +864,16 @@ async fn feedback_by_token(backend: Backend) {
     app.get("/v1/feedback/0123456789abcdef", None)
         .await
         .expect_problem(404);
+    let (log, _) = app
+        .all_pages(&format!("/v1/webhooks/{hook}/deliveries"), admin, 50)
+        .await;
+    assert_eq!(
+        log.iter()
+            .map(|d| d["event_type"].clone())
+            .collect::<Vec<_>>(),
+        [json!("feedback.submitted"), json!("feedback.submitted")],
+        "one per answer, none for the refused ones"
+    );
 
     let summary = app
         .get(&format!("/v1/events/{event}/feedback"), admin)

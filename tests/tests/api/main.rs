@@ -11,6 +11,7 @@ mod idempotency;
 mod imports;
 mod mail;
 mod onboarding;
+mod operations;
 mod people;
 mod personal_data;
 mod protocol;

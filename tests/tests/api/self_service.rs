@@ -526,6 +526,7 @@ async fn limits_answer_429_and_send_nothing(backend: Backend) {
                 mails_per_email_per_hour: 2,
                 verifications_per_email_per_hour: 25,
                 requests_per_ip_per_minute: 5,
+                ..Limits::default()
             },
             ..Settings::default()
         },

@@ -7,7 +7,11 @@ use huashen_tests::receiver::Receiver;
 use huashen_tests::{Backend, TestApp, both_backends, id};
 use serde_json::{Value, json};
 
-both_backends!(signed_deliveries_with_retries, targets_and_scope);
+both_backends!(
+    signed_deliveries_with_retries,
+    targets_and_scope,
+    every_event_from_every_cause
+);
 
 /// Checks a delivery the way a receiver would: HMAC-SHA256 of `id.timestamp.body`.
 fn verify(secret: &str, hit: &huashen_tests::receiver::Hit) -> bool {
@@ -200,5 +204,250 @@ async fn targets_and_scope(backend: Backend) {
     app.delete(&format!("/v1/webhooks/{hook}"), Some(&organizer))
         .await
         .expect(204);
+    app.stop().await;
+}
+
+/// Each event type, from each change that causes it, is recorded with that change (so
+/// it is there before any worker runs), and a change that fails records nothing.
+async fn every_event_from_every_cause(backend: Backend) {
+    let app = allowing_loopback(backend).await;
+    let admin = Some(app.admin_key.as_str());
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let every_type = [
+        "signup.created",
+        "signup.cancelled",
+        "signup.promoted",
+        "registration.created",
+        "registration.cancelled",
+        "registration.promoted",
+        "event.published",
+        "event.cancelled",
+        "shift.cancelled",
+        "feedback.submitted",
+    ];
+    let hook = app
+        .post("/v1/webhooks", admin, json!({"community_id": community, "url": "http://127.0.0.1:9/hook", "event_types": every_type}))
+        .await
+        .expect(201)
+        .id();
+    let people = app.volunteers(&community, 8).await;
+    let sign_up = async |shift: &str, person: &str| {
+        app.post(
+            &format!("/v1/shifts/{shift}/signups"),
+            admin,
+            json!({"person_id": person}),
+        )
+        .await
+        .expect(201);
+    };
+    let register = async |event: &str, person: &str| {
+        app.post(
+            &format!("/v1/events/{event}/registrations"),
+            admin,
+            json!({"person_id": person}),
+        )
+        .await
+        .expect(201);
+    };
+    let signup_url = |shift: &str, person: &str| format!("/v1/shifts/{shift}/signups/{person}");
+    let registration_url =
+        |event: &str, person: &str| format!("/v1/events/{event}/registrations/{person}");
+    let mut expected: Vec<(&str, String)> = Vec::new();
+
+    // A sign-up, a cancellation through the route, and the promotion it causes.
+    let shift = id(&app.shift(&station, 48, 1).await);
+    sign_up(&shift, &people[0]).await;
+    sign_up(&shift, &people[1]).await;
+    app.delete(&format!("/v1/shifts/{shift}/signups/{}", people[0]), admin)
+        .await
+        .expect(200);
+    expected.extend([
+        ("signup.created", signup_url(&shift, &people[0])),
+        ("signup.created", signup_url(&shift, &people[1])),
+        ("signup.cancelled", signup_url(&shift, &people[0])),
+        ("signup.promoted", signup_url(&shift, &people[1])),
+    ]);
+    // A refused sign-up (already signed up) records nothing.
+    app.post(
+        &format!("/v1/shifts/{shift}/signups"),
+        admin,
+        json!({"person_id": people[1]}),
+    )
+    .await
+    .expect_problem(409);
+
+    // A promotion caused by raising a shift's capacity.
+    let raised = id(&app.shift(&station, 72, 1).await);
+    sign_up(&raised, &people[2]).await;
+    sign_up(&raised, &people[3]).await;
+    app.patch(
+        &format!("/v1/shifts/{raised}"),
+        admin,
+        json!({"capacity": 2}),
+        None,
+    )
+    .await
+    .expect(200);
+    expected.extend([
+        ("signup.created", signup_url(&raised, &people[2])),
+        ("signup.created", signup_url(&raised, &people[3])),
+        ("signup.promoted", signup_url(&raised, &people[3])),
+    ]);
+
+    // A promotion caused by raising a series' capacity.
+    let series = app
+        .post(
+            "/v1/shift-series",
+            admin,
+            json!({"station_id": station, "rrule": "FREQ=WEEKLY;BYDAY=WE", "starts_on": "2027-03-01", "start_time": "19:00", "duration_minutes": 90, "capacity": 1, "count": 1}),
+        )
+        .await
+        .expect(201);
+    let weekly = id(&series.body["shifts"][0]);
+    sign_up(&weekly, &people[4]).await;
+    sign_up(&weekly, &people[5]).await;
+    app.patch(
+        &format!("/v1/shift-series/{}", id(&series.body["series"])),
+        admin,
+        json!({"capacity": 2}),
+        None,
+    )
+    .await
+    .expect(200);
+    expected.extend([
+        ("signup.created", signup_url(&weekly, &people[4])),
+        ("signup.created", signup_url(&weekly, &people[5])),
+        ("signup.promoted", signup_url(&weekly, &people[5])),
+    ]);
+
+    // Registrations: through the routes, and a promotion by raising the capacity.
+    let event = id(&app.event(&community, 96).await);
+    app.patch(
+        &format!("/v1/events/{event}"),
+        admin,
+        json!({"capacity": 1}),
+        None,
+    )
+    .await
+    .expect(200);
+    app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+        .await
+        .expect(200);
+    app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+        .await
+        .expect(200); // unchanged: no second event
+    register(&event, &people[0]).await;
+    register(&event, &people[1]).await;
+    register(&event, &people[2]).await;
+    app.delete(
+        &format!("/v1/events/{event}/registrations/{}", people[0]),
+        admin,
+    )
+    .await
+    .expect(200);
+    app.patch(
+        &format!("/v1/events/{event}"),
+        admin,
+        json!({"capacity": 2}),
+        None,
+    )
+    .await
+    .expect(200);
+    expected.extend([
+        ("event.published", format!("/v1/events/{event}")),
+        ("registration.created", registration_url(&event, &people[0])),
+        ("registration.created", registration_url(&event, &people[1])),
+        ("registration.created", registration_url(&event, &people[2])),
+        (
+            "registration.cancelled",
+            registration_url(&event, &people[0]),
+        ),
+        (
+            "registration.promoted",
+            registration_url(&event, &people[1]),
+        ),
+        (
+            "registration.promoted",
+            registration_url(&event, &people[2]),
+        ),
+    ]);
+
+    // Erasing a person gives up their places, and those waiting move up.
+    let last = id(&app.shift(&station, 120, 1).await);
+    sign_up(&last, &people[6]).await;
+    sign_up(&last, &people[7]).await;
+    let small = id(&app.event(&community, 120).await);
+    app.patch(
+        &format!("/v1/events/{small}"),
+        admin,
+        json!({"capacity": 1}),
+        None,
+    )
+    .await
+    .expect(200);
+    app.post(&format!("/v1/events/{small}/publish"), admin, json!({}))
+        .await
+        .expect(200);
+    register(&small, &people[6]).await;
+    register(&small, &people[7]).await;
+    app.delete(&format!("/v1/people/{}", people[6]), admin)
+        .await
+        .expect(204);
+    expected.extend([
+        ("signup.created", signup_url(&last, &people[6])),
+        ("signup.created", signup_url(&last, &people[7])),
+        ("event.published", format!("/v1/events/{small}")),
+        ("registration.created", registration_url(&small, &people[6])),
+        ("registration.created", registration_url(&small, &people[7])),
+        ("signup.cancelled", signup_url(&last, &people[6])),
+        ("signup.promoted", signup_url(&last, &people[7])),
+        (
+            "registration.cancelled",
+            registration_url(&small, &people[6]),
+        ),
+        (
+            "registration.promoted",
+            registration_url(&small, &people[7]),
+        ),
+    ]);
+
+    // Cancelling a shift and an event.
+    app.post(&format!("/v1/shifts/{last}/cancel"), admin, json!({}))
+        .await
+        .expect(200);
+    app.post(&format!("/v1/events/{small}/cancel"), admin, json!({}))
+        .await
+        .expect(200);
+    expected.extend([
+        ("shift.cancelled", format!("/v1/shifts/{last}")),
+        ("event.cancelled", format!("/v1/events/{small}")),
+    ]);
+
+    let (log, _) = app
+        .all_pages(&format!("/v1/webhooks/{hook}/deliveries"), admin, 200)
+        .await;
+    assert!(
+        log.iter().all(|d| d["status"] == "pending"),
+        "no worker ran"
+    );
+    let mut recorded: Vec<(String, String)> = log
+        .iter()
+        .map(|d| {
+            let payload: Value = serde_json::from_str(d["payload"].as_str().unwrap()).unwrap();
+            assert_eq!(payload["type"], d["event_type"]);
+            (
+                payload["type"].as_str().unwrap().to_owned(),
+                payload["data"]["url"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut expected: Vec<(String, String)> = expected
+        .into_iter()
+        .map(|(t, url)| (t.to_owned(), url))
+        .collect();
+    recorded.sort();
+    expected.sort();
+    assert_eq!(recorded, expected);
     app.stop().await;
 }
