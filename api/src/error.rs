@@ -94,6 +94,9 @@ pub enum ApiError {
     /// The database stayed contended (deadlock, lock timeout) after retries.
     #[error("the service is busy; retry the request")]
     Busy,
+    /// The database cannot be reached (down, restarting, refusing connections).
+    #[error("the database is unavailable; retry the request")]
+    DatabaseUnavailable,
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -149,7 +152,7 @@ impl ApiError {
             Self::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Busy | Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -203,6 +206,10 @@ impl From<DbErr> for ApiError {
             Some(SqlErr::UniqueConstraintViolation(_)) => Self::Duplicate,
             Some(SqlErr::ForeignKeyConstraintViolation(_)) => Self::Referenced,
             _ if is_contention(&err) => Self::Busy,
+            _ if is_unavailable(&err) => {
+                tracing::warn!(error = %err, "the database is unavailable");
+                Self::DatabaseUnavailable
+            }
             // SQLite reports ON DELETE RESTRICT as SQLITE_CONSTRAINT_TRIGGER (1811),
             // which sea-orm leaves unclassified; its message is fixed.
             _ if err.to_string().contains("FOREIGN KEY constraint failed") => Self::Referenced,
@@ -224,6 +231,26 @@ fn is_contention(err: &DbErr) -> bool {
     ]
     .iter()
     .any(|mark| text.contains(mark))
+}
+
+/// No connection to the database: none could be opened or taken from the pool, or
+/// the one in use broke (PostgreSQL's class 08, or 57P01–57P03: shutting down,
+/// restarting, refusing connections).
+fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr::SqlxError;
+    use sea_orm::sqlx::Error;
+    let driver = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Query(SqlxError(e)) | DbErr::Exec(SqlxError(e)) => e.as_ref(),
+        _ => return false,
+    };
+    match driver {
+        Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(e) => e
+            .code()
+            .is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
 }
 
 impl From<anyhow::Error> for ApiError {
