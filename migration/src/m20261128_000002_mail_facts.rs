@@ -63,6 +63,16 @@ async fn add(
         .await
 }
 
+async fn remove(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    column: impl IntoIden,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+        .await
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -160,5 +170,45 @@ impl MigrationTrait for Migration {
             manager.create_index(index).await?;
         }
         Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite refuses to drop an indexed column, so the indexes go first.
+        for name in [
+            "ix_notifications_status_locked",
+            "ix_event_registrations_promoted",
+            "ix_shift_signups_promoted",
+            "ix_events_cancelled",
+            "ix_shifts_cancelled",
+            "ix_people_created",
+        ] {
+            manager
+                .drop_index(Index::drop().name(name).to_owned())
+                .await?;
+        }
+        remove(manager, Notifications::Table, Notifications::LockedUntil).await?;
+        remove(
+            manager,
+            EventRegistrations::Table,
+            EventRegistrations::CancelReason,
+        )
+        .await?;
+        remove(
+            manager,
+            EventRegistrations::Table,
+            EventRegistrations::PromotedAt,
+        )
+        .await?;
+        remove(manager, ShiftSignups::Table, ShiftSignups::CancelReason).await?;
+        remove(manager, ShiftSignups::Table, ShiftSignups::PromotedAt).await?;
+        remove(manager, Events::Table, Events::CancelledAt).await?;
+        remove(manager, Shifts::Table, Shifts::CancelledAt).await?;
+        remove(manager, People::Table, People::IsOrganizer).await?;
+        remove(
+            manager,
+            Communities::Table,
+            Communities::ReminderLeadMinutes,
+        )
+        .await
     }
 }

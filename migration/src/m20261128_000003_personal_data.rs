@@ -57,4 +57,19 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // ix_audit_log_created goes with its table.
+        manager
+            .drop_table(Table::drop().table(AuditLog::Table).to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(People::Table)
+                    .drop_column(People::ErasedAt)
+                    .to_owned(),
+            )
+            .await
+    }
 }

@@ -94,4 +94,22 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite refuses to drop an indexed column, so the index goes first.
+        manager
+            .drop_index(Index::drop().name("ix_shifts_series_start").to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Shifts::Table)
+                    .drop_column(Shifts::SeriesId)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .drop_table(Table::drop().table(ShiftSeries::Table).to_owned())
+            .await
+    }
 }

@@ -33,4 +33,19 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite refuses to drop an indexed column, so the unique index goes first.
+        manager
+            .drop_index(Index::drop().name("ux_people_calendar_token").to_owned())
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(People::Table)
+                    .drop_column(People::CalendarTokenHash)
+                    .to_owned(),
+            )
+            .await
+    }
 }

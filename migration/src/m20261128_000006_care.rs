@@ -119,4 +119,15 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // The indexes go with their tables.
+        let tables: [DynIden; 2] = [CareLog::Table.into_iden(), CarePlans::Table.into_iden()];
+        for table in tables {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }

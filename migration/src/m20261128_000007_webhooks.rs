@@ -100,4 +100,18 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Deliveries reference webhooks, so they go first; the indexes go with their tables.
+        let tables: [DynIden; 2] = [
+            WebhookDeliveries::Table.into_iden(),
+            Webhooks::Table.into_iden(),
+        ];
+        for table in tables {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }

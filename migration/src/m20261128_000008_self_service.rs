@@ -155,4 +155,43 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // SQLite refuses to drop an indexed column; the other indexes go with their tables.
+        manager
+            .drop_index(Index::drop().name("ix_people_status").to_owned())
+            .await?;
+        for table in [
+            RateLimits::Table.into_iden(),
+            EmailChallenges::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        // SQLite drops one column per ALTER TABLE.
+        let columns = [
+            (ApiKeys::Table.into_iden(), ApiKeys::ExpiresAt.into_iden()),
+            (People::Table.into_iden(), People::ConsentAt.into_iden()),
+            (
+                People::Table.into_iden(),
+                People::ConsentVersion.into_iden(),
+            ),
+            (
+                People::Table.into_iden(),
+                People::EmailVerifiedAt.into_iden(),
+            ),
+            (People::Table.into_iden(), People::Status.into_iden()),
+            (
+                Communities::Table.into_iden(),
+                Communities::VolunteerApproval.into_iden(),
+            ),
+        ];
+        for (table, column) in columns {
+            manager
+                .alter_table(Table::alter().table(table).drop_column(column).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }

@@ -123,4 +123,19 @@ impl MigrationTrait for Migration {
             )
             .await
     }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // Rows and files reference imports, so they go first; the index goes with its table.
+        let tables: [DynIden; 3] = [
+            ImportRows::Table.into_iden(),
+            ImportFiles::Table.into_iden(),
+            Imports::Table.into_iden(),
+        ];
+        for table in tables {
+            manager
+                .drop_table(Table::drop().table(table).to_owned())
+                .await?;
+        }
+        Ok(())
+    }
 }

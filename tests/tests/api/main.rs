@@ -22,5 +22,6 @@ mod self_service;
 mod series;
 mod shifts;
 mod signups;
+mod sqlite_writers;
 mod stations;
 mod webhooks;
