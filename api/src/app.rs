@@ -81,6 +81,7 @@ pub fn app(state: AppState) -> impl Endpoint<Output = Response> + 'static {
         .with(body_limit(
             state.settings.max_body_bytes,
             state.settings.max_import_bytes,
+            state.settings.body_timeout,
         ))
         .around(crate::limits::limit_requests)
         .with(cors)
@@ -131,6 +132,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+        .idle_timeout(state.settings.idle_timeout)
         .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
         .await
 }

@@ -119,6 +119,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "Conflict",
         "The request conflicts with the current state (or the same `Idempotency-Key` is still being processed).",
     ),
+    (
+        408,
+        "RequestTimeout",
+        "The request body did not arrive whole in time (`HUASHEN_BODY_TIMEOUT_SECS`).",
+    ),
     (410, "Gone", "The link has expired."),
     (
         412,
@@ -200,7 +205,7 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
         statuses.insert(422);
     }
     if has_body {
-        statuses.extend([413, 415]);
+        statuses.extend([408, 413, 415]);
     }
     if method == "patch" {
         statuses.insert(412);

@@ -187,6 +187,7 @@ fn slug(status: StatusCode) -> &'static str {
         403 => "forbidden",
         404 => "not-found",
         405 => "method-not-allowed",
+        408 => "request-timeout",
         409 => "conflict",
         410 => "gone",
         412 => "precondition-failed",
@@ -360,17 +361,24 @@ pub fn error_response(err: poem::Error) -> Response {
 }
 
 /// Refuses bodies over `max_bytes` (files to import: `max_import_bytes`) with 413,
-/// whether or not they declare their length.
-pub fn body_limit(max_bytes: usize, max_import_bytes: usize) -> BodyLimitMiddleware {
+/// whether or not they declare their length, and bodies that do not arrive whole
+/// within `timeout` (files to import: ten times that) with 408.
+pub fn body_limit(
+    max_bytes: usize,
+    max_import_bytes: usize,
+    timeout: std::time::Duration,
+) -> BodyLimitMiddleware {
     BodyLimitMiddleware {
         max_bytes,
         max_import_bytes,
+        timeout,
     }
 }
 
 pub struct BodyLimitMiddleware {
     max_bytes: usize,
     max_import_bytes: usize,
+    timeout: std::time::Duration,
 }
 
 impl<E: Endpoint> poem::Middleware<E> for BodyLimitMiddleware {
@@ -381,6 +389,7 @@ impl<E: Endpoint> poem::Middleware<E> for BodyLimitMiddleware {
             inner,
             max_bytes: self.max_bytes,
             max_import_bytes: self.max_import_bytes,
+            timeout: self.timeout,
         }
     }
 }
@@ -389,6 +398,7 @@ pub struct BodyLimit<E> {
     inner: E,
     max_bytes: usize,
     max_import_bytes: usize,
+    timeout: std::time::Duration,
 }
 
 impl<E: Endpoint> Endpoint for BodyLimit<E> {
@@ -403,12 +413,12 @@ impl<E: Endpoint> Endpoint for BodyLimit<E> {
 }
 
 impl<E> BodyLimit<E> {
-    /// Passes the request on if its body fits, reading undeclared lengths up to the limit.
+    /// Passes the request on with its body read whole, if it fits and arrives in time.
     async fn limit(&self, mut req: Request) -> poem::Result<Request> {
-        let max_bytes = if req.uri().path().ends_with("/imports") {
-            self.max_import_bytes
+        let (max_bytes, timeout) = if req.uri().path().ends_with("/imports") {
+            (self.max_import_bytes, self.timeout * 10)
         } else {
-            self.max_bytes
+            (self.max_bytes, self.timeout)
         };
         let too_large = || {
             poem::Error::from_string(
@@ -419,18 +429,22 @@ impl<E> BodyLimit<E> {
         let declared = req
             .header(poem::http::header::CONTENT_LENGTH)
             .and_then(|value| value.parse::<usize>().ok());
-        match declared {
-            Some(length) if length > max_bytes => return Err(too_large()),
-            Some(_) => {}
-            None => {
-                let body = req.take_body().into_bytes_limit(max_bytes).await;
-                match body {
-                    Ok(bytes) => req.set_body(bytes),
-                    Err(poem::error::ReadBodyError::PayloadTooLarge) => return Err(too_large()),
-                    Err(err) => return Err(err.into()),
-                }
-            }
+        if declared.is_some_and(|length| length > max_bytes) {
+            return Err(too_large());
         }
-        Ok(req)
+        // Read whole before anything else: a client that trickles its body is cut off.
+        let body = tokio::time::timeout(timeout, req.take_body().into_bytes_limit(max_bytes));
+        match body.await {
+            Err(_) => Err(poem::Error::from_string(
+                "the request body did not arrive in time",
+                StatusCode::REQUEST_TIMEOUT,
+            )),
+            Ok(Ok(bytes)) => {
+                req.set_body(bytes);
+                Ok(req)
+            }
+            Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => Err(too_large()),
+            Ok(Err(err)) => Err(err.into()),
+        }
     }
 }

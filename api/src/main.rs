@@ -99,6 +99,12 @@ struct ServeArgs {
     /// Largest accepted file to import, in bytes.
     #[arg(long, env = "HUASHEN_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
     max_import_bytes: usize,
+    /// Seconds a request body may take to arrive (a file to import: ten times this).
+    #[arg(long, env = "HUASHEN_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Seconds a connection may sit without a byte either way before it is closed.
+    #[arg(long, env = "HUASHEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    idle_timeout_secs: u64,
     /// Do not run the mail worker in this process (for API replicas); imports still run.
     #[arg(long)]
     no_worker: bool,
@@ -248,6 +254,8 @@ async fn main() -> anyhow::Result<()> {
                     cors_origins: args.cors_origins,
                     max_body_bytes: args.max_body_bytes,
                     max_import_bytes: args.max_import_bytes,
+                    body_timeout: std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
+                    idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs.max(1)),
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                     webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
                     session_lifetime: chrono::Duration::days(args.session_days.max(1)),

@@ -42,6 +42,10 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Largest accepted import file.
     pub max_import_bytes: usize,
+    /// How long a request body may take to arrive (a file to import: ten times this).
+    pub body_timeout: std::time::Duration,
+    /// How long a connection may sit without a byte either way before it is closed.
+    pub idle_timeout: std::time::Duration,
     /// How long before a shift starts volunteers may still cancel themselves.
     pub self_cancel_lead: chrono::Duration,
     /// Webhook target hosts allowed even in loopback or private ranges.
@@ -60,6 +64,8 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             max_body_bytes: 1024 * 1024,
             max_import_bytes: 64 * 1024 * 1024,
+            body_timeout: std::time::Duration::from_secs(30),
+            idle_timeout: std::time::Duration::from_secs(60),
             self_cancel_lead: chrono::Duration::hours(3),
             webhook_allowed_hosts: Vec::new(),
             session_lifetime: chrono::Duration::days(30),

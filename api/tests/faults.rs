@@ -351,3 +351,283 @@ async fn database_cut_off_under_load() {
     );
     app.stop().await;
 }
+
+/// The server's open files and resident memory (kB), from /proc.
+fn footprint(pid: u32) -> (usize, u64) {
+    let files = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    (files, rss)
+}
+
+/// A client that trickles its body is cut off with 408 once the body timeout passes;
+/// 1,000 idle connections cost a file each and little memory, the server answers
+/// others meanwhile, and closes them after the idle timeout.
+#[tokio::test]
+async fn slow_and_idle_clients() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let database = huashen_tests::TestDatabase::create(Backend::Sqlite).await;
+    let port = free_port();
+    let server = Command::new(env!("CARGO_BIN_EXE_huashen"))
+        .args([
+            "serve",
+            "--no-worker",
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("DATABASE_URL", &database.url)
+        .env("RUST_LOG", "warn")
+        .env("HUASHEN_BODY_TIMEOUT_SECS", "2")
+        .env("HUASHEN_IDLE_TIMEOUT_SECS", "3")
+        .stdout(Stdio::null())
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve");
+    let base = ready(port).await;
+    let pid = server.0.id();
+    let address = format!("127.0.0.1:{port}");
+
+    let mut trickle = tokio::net::TcpStream::connect(&address).await.unwrap();
+    trickle
+        .write_all(b"POST /v1/communities HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    loop {
+        tokio::select! {
+            read = trickle.read(&mut buffer) => {
+                match read.unwrap_or(0) {
+                    0 => break,
+                    n => answer.extend_from_slice(&buffer[..n]),
+                }
+                if answer.windows(4).any(|w| w == b"\r\n\r\n") { break; }
+            }
+            () = tokio::time::sleep(Duration::from_millis(300)) => {
+                let _ = trickle.write_all(b" ").await;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never cut off");
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    eprintln!(
+        "a trickled body was answered 408 after {:?}",
+        started.elapsed()
+    );
+
+    let (files_before, rss_before) = footprint(pid);
+    let mut idle = Vec::new();
+    for _ in 0..1000 {
+        idle.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (files_held, rss_held) = footprint(pid);
+    let answered = Instant::now();
+    let live = reqwest::get(format!("{base}/health/live")).await.unwrap();
+    assert_eq!(live.status(), 200);
+    assert!(answered.elapsed() < Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (files_after, rss_after) = footprint(pid);
+    eprintln!(
+        "1,000 idle connections: files {files_before} → {files_held} → {files_after} after the \
+         idle timeout; resident memory {rss_before} → {rss_held} → {rss_after} kB"
+    );
+    assert!(files_held >= files_before + 1000);
+    assert!(
+        rss_held < rss_before + 100 * 1024,
+        "under 100 kB a connection"
+    );
+    assert!(
+        files_after < files_before + 50,
+        "idle connections were closed"
+    );
+    let mut closed = 0;
+    for mut stream in idle {
+        let mut byte = [0u8; 1];
+        if let Ok(Ok(0)) =
+            tokio::time::timeout(Duration::from_millis(50), stream.read(&mut byte)).await
+        {
+            closed += 1;
+        }
+    }
+    assert_eq!(closed, 1000);
+}
+
+/// `huashen serve` on `url`: a replica (`--no-worker`) or, with `smtp`, a process whose
+/// embedded worker sends mail and webhooks.
+fn process(url: &str, smtp: Option<&SmtpServer>) -> (Running, u16) {
+    let port = free_port();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_huashen"));
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "error")
+        .env("HUASHEN_RATE_PER_KEY", "100000")
+        .env("HUASHEN_BURST_PER_KEY", "100000")
+        .env("HUASHEN_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+        .env("HUASHEN_PLAN_SCHEDULE", "*/2 * * * * *")
+        .stdout(Stdio::null());
+    match smtp {
+        Some(smtp) => command.env("SMTP_URL", smtp.url()),
+        None => command.arg("--no-worker"),
+    };
+    (
+        command
+            .spawn()
+            .map(Running)
+            .expect("starting huashen serve"),
+        port,
+    )
+}
+
+/// Two API replicas and two workers on one PostgreSQL under sign-up load: no shift
+/// overbooked, no mail sent twice, every webhook event delivered once.
+#[tokio::test]
+async fn replicas_and_workers_on_one_postgres() {
+    let app = TestApp::spawn_with(
+        Backend::Postgres,
+        huashen_api::state::Settings {
+            webhook_allowed_hosts: vec!["127.0.0.1".to_owned()],
+            ..huashen_api::state::Settings::default()
+        },
+    )
+    .await;
+    let smtp = SmtpServer::start().await;
+    let receiver = huashen_tests::receiver::Receiver::start().await;
+    let admin = Some(app.admin_key.as_str());
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let mut shifts = Vec::new();
+    for n in 0..6 {
+        // Within the reminder lead, so every confirmed volunteer gets a reminder.
+        shifts.push(id(&app.shift(&station, 6 + 3 * n, 5).await));
+    }
+    let people = app.volunteers(&community, 60).await;
+    app.post("/v1/webhooks", admin, serde_json::json!({"community_id": community, "url": receiver.url(), "event_types": ["signup.created", "signup.cancelled", "signup.promoted"]}))
+        .await
+        .expect(201);
+    let url = app.database_url().to_owned();
+    let replicas = [process(&url, None), process(&url, None)];
+    let _workers = [process(&url, Some(&smtp)), process(&url, Some(&smtp))];
+    let bases = [ready(replicas[0].1).await, ready(replicas[1].1).await];
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let load = people.iter().enumerate().map(|(n, person)| {
+        let (client, base, key) = (&client, &bases[n % 2], &app.admin_key);
+        let shift = &shifts[n % shifts.len()];
+        async move {
+            let signed = client
+                .post(format!("{base}/v1/shifts/{shift}/signups"))
+                .bearer_auth(key)
+                .json(&serde_json::json!({"person_id": person}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(signed.status(), 201);
+            // Every third gives the place up again, which moves someone up.
+            if n % 3 == 0 {
+                let cancelled = client
+                    .delete(format!("{base}/v1/shifts/{shift}/signups/{person}"))
+                    .bearer_auth(key)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(cancelled.status(), 200);
+            }
+        }
+    });
+    futures_util::future::join_all(load).await;
+    let loaded = started.elapsed();
+
+    use entities::enums::{DeliveryStatus, NotificationStatus, SignupStatus};
+    let settled = Instant::now();
+    let mut quiet_since: Option<(Instant, u64)> = None;
+    loop {
+        let queued = entities::notification::Entity::find()
+            .filter(entities::notification::Column::Status.eq(NotificationStatus::Queued))
+            .count(&app.db)
+            .await
+            .unwrap();
+        let pending = entities::webhook_delivery::Entity::find()
+            .filter(entities::webhook_delivery::Column::Status.eq(DeliveryStatus::Pending))
+            .count(&app.db)
+            .await
+            .unwrap();
+        // Settled: nothing waits, and the planner found nothing new for a few runs.
+        let planned = entities::notification::Entity::find()
+            .count(&app.db)
+            .await
+            .unwrap();
+        if queued == 0 && pending == 0 {
+            match quiet_since {
+                Some((since, count)) if count == planned => {
+                    if since.elapsed() > Duration::from_secs(5) {
+                        break;
+                    }
+                }
+                _ => quiet_since = Some((Instant::now(), planned)),
+            }
+        } else {
+            quiet_since = None;
+        }
+        assert!(
+            settled.elapsed() < Duration::from_secs(60),
+            "{queued} mails and {pending} webhook deliveries still waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    for shift in &shifts {
+        let shift_id = uuid::Uuid::parse_str(shift).unwrap();
+        let confirmed = entities::shift_signup::Entity::find()
+            .filter(entities::shift_signup::Column::ShiftId.eq(shift_id))
+            .filter(entities::shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+            .count(&app.db)
+            .await
+            .unwrap();
+        assert!(
+            confirmed <= 5,
+            "shift {shift}: {confirmed} confirmed for 5 places"
+        );
+    }
+    let sent = entities::notification::Entity::find()
+        .filter(entities::notification::Column::Status.eq(NotificationStatus::Sent))
+        .count(&app.db)
+        .await
+        .unwrap();
+    let mails = smtp.received();
+    let mut seen = std::collections::HashSet::new();
+    let twice = mails
+        .iter()
+        .filter(|m| !seen.insert((m.to.clone(), m.subject())))
+        .count();
+    let deliveries = entities::webhook_delivery::Entity::find()
+        .count(&app.db)
+        .await
+        .unwrap();
+    let hits = receiver.hits();
+    let mut ids: Vec<&String> = hits.iter().map(|h| &h.headers["webhook-id"]).collect();
+    ids.sort();
+    ids.dedup();
+    eprintln!(
+        "2 replicas, 2 workers: {} sign-ups in {loaded:?}; {sent} mails sent, {} received, \
+         {twice} twice; {deliveries} webhook events, {} posts, {} distinct",
+        people.len(),
+        mails.len(),
+        hits.len(),
+        ids.len()
+    );
+    assert_eq!((mails.len() as u64, twice), (sent, 0));
+    assert_eq!(
+        (hits.len() as u64, ids.len() as u64),
+        (deliveries, deliveries)
+    );
+    app.stop().await;
+}

@@ -525,8 +525,13 @@ impl TestApp {
     /// A mail worker over this app's database that delivers to `smtp`, with a short
     /// SMTP timeout so stalls show quickly.
     pub fn worker(&self, smtp: &smtp::SmtpServer) -> huashen_worker::Worker {
+        self.worker_to(smtp.url())
+    }
+
+    /// The same, delivering to `smtp_url` (say, with `?tls=required`).
+    pub fn worker_to(&self, smtp_url: String) -> huashen_worker::Worker {
         let args = huashen_worker::config::MailArgs {
-            smtp_url: Some(smtp.url()),
+            smtp_url: Some(smtp_url),
             mail_from: "Huashenmiao <office@huashenmiao.example.cn>".to_owned(),
             public_base_url: "https://portal.example.cn".to_owned(),
             feedback_url: None,

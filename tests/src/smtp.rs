@@ -17,6 +17,8 @@ pub enum Behavior {
     RejectPermanently,
     /// Accept connections and never say a word.
     Stall,
+    /// Close the connection after the first line of the next message's DATA.
+    DropMidData,
 }
 
 /// A message the server accepted.
@@ -177,6 +179,13 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                 if line == "." {
                     break;
                 }
+                let mut state = shared.lock().unwrap();
+                if state.behavior == Some(Behavior::DropMidData) {
+                    state.behavior = Some(Behavior::Accept);
+                    state.attempts += 1;
+                    return;
+                }
+                drop(state);
                 data.push_str(
                     line.strip_prefix('.')
                         .filter(|_| line.starts_with(".."))

@@ -19,6 +19,8 @@ both_backends!(
     temporary_failure_then_success,
     permanent_failure_is_not_retried,
     stalled_server_times_out_and_retries,
+    connection_dropped_mid_data_is_retried,
+    tls_required_but_refused,
     two_workers_send_each_mail_once,
     feedback_by_token,
     reminder_for_a_shift_just_after_a_dst_jump,
@@ -670,6 +672,55 @@ async fn permanent_failure_is_not_retried(backend: Backend) {
             .unwrap_or_default()
             .contains("550")
     );
+    app.stop().await;
+}
+
+/// The server hangs up halfway through the message: nothing was accepted, so the mail
+/// stays queued, backs off, and goes out once on the next try.
+async fn connection_dropped_mid_data_is_retried(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker(&smtp);
+    smtp.set(Behavior::DropMidData);
+    let now = Utc::now();
+    let report = worker.tick(now).await.unwrap();
+    assert!(
+        matches!(&report.outcomes[..], [Outcome::Retrying(_)]),
+        "{report:?}"
+    );
+    let row = &ledger(&app, "welcome").await[0];
+    assert_eq!(
+        (row.status, row.attempts),
+        (entities::enums::NotificationStatus::Queued, 1)
+    );
+    let later = worker.tick(now + Duration::minutes(2)).await.unwrap();
+    assert_eq!(later.outcomes, [Outcome::Sent]);
+    assert_eq!((smtp.received().len(), smtp.attempts()), (1, 2));
+    app.stop().await;
+}
+
+/// `?tls=required` against a server that offers no STARTTLS: nothing is sent in the
+/// clear; the mail is retried like any temporary failure (the operator may fix the
+/// server) and marked failed after the last attempt, with the reason.
+async fn tls_required_but_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker_to(format!("{}?tls=required", smtp.url()));
+    let mut now = Utc::now();
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        outcomes.extend(worker.tick(now).await.unwrap().outcomes);
+        now += Duration::hours(2);
+    }
+    assert!(
+        matches!(&outcomes[..], [Outcome::Retrying(_), Outcome::Retrying(_), Outcome::Retrying(_), Outcome::Retrying(_), Outcome::Failed(reason)] if reason.contains("attempts")),
+        "{outcomes:?}"
+    );
+    assert_eq!(smtp.attempts(), 0, "no message went out in the clear");
+    let row = &ledger(&app, "welcome").await[0];
+    assert_eq!(row.status, entities::enums::NotificationStatus::Failed);
     app.stop().await;
 }
 
