@@ -88,7 +88,7 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
     let mut sent_at_kill = Vec::new();
     for _ in 0..rounds {
         let mut running = worker(app.database_url(), &smtp);
-        tokio::time::sleep(Duration::from_millis(dice.roll(300..2500))).await;
+        tokio::time::sleep(Duration::from_millis(dice.roll(200..1200))).await;
         running.0.kill().unwrap(); // SIGKILL
         running.0.wait().unwrap();
         sent_at_kill.push(sent_rows(&app).await);
@@ -628,6 +628,55 @@ async fn replicas_and_workers_on_one_postgres() {
     assert_eq!(
         (hits.len() as u64, ids.len() as u64),
         (deliveries, deliveries)
+    );
+    app.stop().await;
+}
+
+/// SIGTERM while a mail is being handed to a slow SMTP server: the process finishes
+/// that mail, marks it sent, and exits 0.
+#[tokio::test]
+async fn sigterm_finishes_the_mail_being_sent() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let smtp = SmtpServer::start().await;
+    smtp.set(huashen_tests::smtp::Behavior::Slow(Duration::from_secs(2)));
+    let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
+    let mut newcomer = huashen_tests::resident(community, 0, Utc::now());
+    newcomer.moved_in_on = Some(Utc::now().date_naive() - chrono::Duration::days(1));
+    entities::person::Entity::insert(sea_orm::IntoActiveModel::into_active_model(newcomer))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    let mut running = worker(app.database_url(), &smtp);
+    let started = Instant::now();
+    while smtp.started() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "no mail began");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Command::new("kill")
+        .args(["-TERM", &running.0.id().to_string()])
+        .status()
+        .unwrap();
+    let stopping = Instant::now();
+    let status = loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            stopping.elapsed() < Duration::from_secs(30),
+            "still running"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}");
+    assert_eq!(smtp.received().len(), 1);
+    assert_eq!(
+        sent_rows(&app).await,
+        1,
+        "marked sent before the process ended"
+    );
+    eprintln!(
+        "stopped {:.2} s after SIGTERM, with the mail sent",
+        stopping.elapsed().as_secs_f64()
     );
     app.stop().await;
 }

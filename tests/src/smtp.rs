@@ -19,6 +19,8 @@ pub enum Behavior {
     Stall,
     /// Close the connection after the first line of the next message's DATA.
     DropMidData,
+    /// Take this long to accept each message.
+    Slow(Duration),
 }
 
 /// A message the server accepted.
@@ -61,6 +63,8 @@ struct Shared {
     behavior: Option<Behavior>,
     /// Every DATA the server answered, accepted or not.
     attempts: u32,
+    /// Every DATA the server began to read.
+    started: u32,
 }
 
 pub struct SmtpServer {
@@ -111,6 +115,11 @@ impl SmtpServer {
     /// How many messages were offered, whatever the answer.
     pub fn attempts(&self) -> u32 {
         self.shared.lock().unwrap().attempts
+    }
+
+    /// How many messages the server began to read, answered yet or not.
+    pub fn started(&self) -> u32 {
+        self.shared.lock().unwrap().started
     }
 
     /// Waits until `count` messages arrived, or panics after `within`.
@@ -174,6 +183,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             {
                 return;
             }
+            shared.lock().unwrap().started += 1;
             let mut data = String::new();
             while let Ok(Some(line)) = lines.next_line().await {
                 if line == "." {
@@ -192,6 +202,13 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                         .unwrap_or(&line),
                 );
                 data.push_str("\r\n");
+            }
+            let slow = match shared.lock().unwrap().behavior {
+                Some(Behavior::Slow(pause)) => Some(pause),
+                _ => None,
+            };
+            if let Some(pause) = slow {
+                tokio::time::sleep(pause).await;
             }
             let mut state = shared.lock().unwrap();
             state.attempts += 1;
