@@ -131,7 +131,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    Server::new_with_acceptor(TcpAcceptor::from_tokio(listener)?)
+    let acceptor = crate::connections::HeadDeadline::new(
+        TcpAcceptor::from_tokio(listener)?,
+        state.settings.head_timeout,
+    );
+    Server::new_with_acceptor(acceptor)
         .idle_timeout(state.settings.idle_timeout)
         .run_with_graceful_shutdown(app(state), shutdown, Some(Duration::from_secs(10)))
         .await

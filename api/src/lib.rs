@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod backup;
 pub mod body;
+pub mod connections;
 pub mod contract;
 pub mod db;
 pub mod demo;

@@ -105,6 +105,9 @@ struct ServeArgs {
     /// Seconds a connection may sit without a byte either way before it is closed.
     #[arg(long, env = "HUASHEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     idle_timeout_secs: u64,
+    /// Seconds a request's head (request line and headers) may take once it began.
+    #[arg(long, env = "HUASHEN_HEAD_TIMEOUT_SECS", default_value_t = 10)]
+    head_timeout_secs: u64,
     /// Do not run the mail worker in this process (for API replicas); imports still run.
     #[arg(long)]
     no_worker: bool,
@@ -256,6 +259,7 @@ async fn main() -> anyhow::Result<()> {
                     max_import_bytes: args.max_import_bytes,
                     body_timeout: std::time::Duration::from_secs(args.body_timeout_secs.max(1)),
                     idle_timeout: std::time::Duration::from_secs(args.idle_timeout_secs.max(1)),
+                    head_timeout: std::time::Duration::from_secs(args.head_timeout_secs.max(1)),
                     self_cancel_lead: chrono::Duration::minutes(args.self_cancel_lead_minutes),
                     webhook_allowed_hosts: args.mail.webhook_allowed_hosts.clone(),
                     session_lifetime: chrono::Duration::days(args.session_days.max(1)),

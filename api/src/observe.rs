@@ -40,6 +40,7 @@ pub async fn observe<E: Endpoint>(next: E, req: Request) -> poem::Result<Respons
         .filter(|v| sane(v))
         .map_or_else(|| uuid::Uuid::now_v7().simple().to_string(), str::to_owned);
     let method = req.method().clone();
+    let _answering = crate::connections::answering(req.remote_addr().as_socket_addr().copied());
     let span = tracing::info_span!("request", request_id = %id, method = %method);
     let started = Instant::now();
     let in_flight = metrics::gauge!("huashen_http_requests_in_flight");

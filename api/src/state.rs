@@ -46,6 +46,8 @@ pub struct Settings {
     pub body_timeout: std::time::Duration,
     /// How long a connection may sit without a byte either way before it is closed.
     pub idle_timeout: std::time::Duration,
+    /// How long a request's head (request line and headers) may take to arrive.
+    pub head_timeout: std::time::Duration,
     /// How long before a shift starts volunteers may still cancel themselves.
     pub self_cancel_lead: chrono::Duration,
     /// Webhook target hosts allowed even in loopback or private ranges.
@@ -66,6 +68,7 @@ impl Default for Settings {
             max_import_bytes: 64 * 1024 * 1024,
             body_timeout: std::time::Duration::from_secs(30),
             idle_timeout: std::time::Duration::from_secs(60),
+            head_timeout: std::time::Duration::from_secs(10),
             self_cancel_lead: chrono::Duration::hours(3),
             webhook_allowed_hosts: Vec::new(),
             session_lifetime: chrono::Duration::days(30),

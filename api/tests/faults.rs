@@ -366,7 +366,8 @@ fn footprint(pid: u32) -> (usize, u64) {
     (files, rss)
 }
 
-/// A client that trickles its body is cut off with 408 once the body timeout passes;
+/// A client that trickles its body is cut off with 408 once the body timeout passes,
+/// one that trickles its headers is disconnected once the head timeout passes;
 /// 1,000 idle connections cost a file each and little memory, the server answers
 /// others meanwhile, and closes them after the idle timeout.
 #[tokio::test]
@@ -385,6 +386,7 @@ async fn slow_and_idle_clients() {
         .env("RUST_LOG", "warn")
         .env("HUASHEN_BODY_TIMEOUT_SECS", "2")
         .env("HUASHEN_IDLE_TIMEOUT_SECS", "3")
+        .env("HUASHEN_HEAD_TIMEOUT_SECS", "2")
         .stdout(Stdio::null())
         .spawn()
         .map(Running)
@@ -422,6 +424,31 @@ async fn slow_and_idle_clients() {
         "a trickled body was answered 408 after {:?}",
         started.elapsed()
     );
+
+    // Headers a byte at a time, each within the idle timeout: the head deadline ends it.
+    let mut slow_head = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow_head
+        .write_all(b"GET /health/live HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut byte = [0u8; 1];
+    loop {
+        tokio::select! {
+            read = slow_head.read(&mut byte) => {
+                assert!(!matches!(read, Ok(n) if n > 0), "answered a head that never ended");
+                break;
+            }
+            () = tokio::time::sleep(Duration::from_millis(300)) => {
+                if slow_head.write_all(b"x").await.is_err() {
+                    break;
+                }
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "never cut off");
+    }
+    eprintln!("a trickled head was cut off after {:?}", started.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(4));
 
     let (files_before, rss_before) = footprint(pid);
     let mut idle = Vec::new();

@@ -161,6 +161,16 @@ impl Reply {
         }
     }
 
+    /// The body without the `request_id` of a problem, which names this one request:
+    /// what two requests answered alike have in common.
+    pub fn answer(&self) -> Value {
+        let mut body = self.body.clone();
+        if let Some(fields) = body.as_object_mut() {
+            fields.remove("request_id");
+        }
+        body
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

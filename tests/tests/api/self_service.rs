@@ -343,7 +343,8 @@ async fn known_and_unknown_addresses_answer_alike(backend: Backend) {
         let mut h: Vec<(String, String)> = reply
             .headers
             .iter()
-            .filter(|(name, _)| name.as_str() != "date")
+            // Each request has its own date and id, whatever the address.
+            .filter(|(name, _)| !matches!(name.as_str(), "date" | "x-request-id"))
             .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
         h.sort();
@@ -370,7 +371,7 @@ async fn known_and_unknown_addresses_answer_alike(backend: Backend) {
         .await
         .expect_problem(401);
     let also_wrong = verify(&app, &community, "known@example.cn", "000000").await;
-    assert_eq!(wrong.text, also_wrong.text);
+    assert_eq!(wrong.answer(), also_wrong.answer());
     app.stop().await;
 }
 
