@@ -35,10 +35,22 @@ pub async fn check(file: &Path) -> anyhow::Result<String> {
     let copy = std::env::temp_dir().join(format!("huashen-check-{}.db", uuid::Uuid::now_v7()));
     std::fs::copy(file, &copy).with_context(|| format!("reading {}", file.display()))?;
     let checked = check_in_place(&copy).await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", copy.display()));
-    }
+    remove(&copy, &["", "-wal", "-shm"])?;
     checked
+}
+
+/// Removes `path` with each of `suffixes` (`""` for the file itself), where present.
+fn remove(path: &Path, suffixes: &[&str]) -> anyhow::Result<()> {
+    for suffix in suffixes {
+        let file = format!("{}{suffix}", path.display());
+        match std::fs::remove_file(&file) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(err).with_context(|| format!("removing {file}"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `file` is an intact Huashen database this version can serve; returns
@@ -81,22 +93,26 @@ async fn check_in_place(file: &Path) -> anyhow::Result<String> {
 /// Stop every process using the database first.
 pub async fn restore(from: &Path, url: &str) -> anyhow::Result<String> {
     let path = sqlite_path(url).context(ONLY_SQLITE)?;
-    let version = check(from).await?;
+    if !from.is_file() {
+        bail!("{} is not a file", from.display());
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
-    // Copy beside the target, then rename: the database is the old one or the new one.
+    // Copied beside the target and checked there, then renamed: the database is the old
+    // one or the new one.
     let staged = path.with_extension("restoring");
     std::fs::copy(from, &staged).with_context(|| format!("copying {}", from.display()))?;
-    for suffix in ["-wal", "-shm"] {
-        let stale = format!("{}{suffix}", path.display());
-        match std::fs::remove_file(&stale) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(err).with_context(|| format!("removing {stale}"));
-            }
-            _ => {}
+    let checked = check_in_place(&staged).await;
+    remove(&staged, &["-wal", "-shm"])?;
+    let version = match checked {
+        Ok(version) => version,
+        Err(err) => {
+            remove(&staged, &[""])?;
+            return Err(err);
         }
-    }
+    };
+    remove(path, &["-wal", "-shm"])?;
     std::fs::rename(&staged, path).with_context(|| format!("replacing {}", path.display()))?;
     Ok(version)
 }

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -215,12 +215,17 @@ pub async fn hit(
 /// up its bucket on refused keys is refused before its next key is looked at, so
 /// inventing keys does not escape the limit.
 pub async fn limit_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let Some(state) = req.data::<AppState>().cloned() else {
+    let Some((settings, limiter)) = req
+        .data::<AppState>()
+        .map(|state| (Arc::clone(&state.settings), Arc::clone(&state.limiter)))
+    else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
-    let limits = &state.settings.limits;
+    let limits = &settings.limits;
     let now = Instant::now();
-    let address = client_ip(&req, &state.settings.trusted_proxies).map(|ip| format!("ip:{ip}"));
+    let address = client_ip(&req, &settings.trusted_proxies).map(|ip| format!("ip:{ip}"));
+    // Where refused keys from this address are counted.
+    let refused_keys = address.as_ref().map(|a| format!("refused-{a}"));
     let key = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -228,14 +233,14 @@ pub async fn limit_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(|secret| format!("key:{}", token::hash_token(secret.trim())));
     let verdict = match (&key, &address) {
-        (Some(key), address) => {
-            let refused_keys = address.as_ref().map(|a| format!("refused-{a}"));
-            match refused_keys.map(|a| state.limiter.peek(&a, limits.per_ip, now)) {
-                Some(blocked) if !blocked.allowed => blocked,
-                _ => state.limiter.take(key, limits.per_key, now),
-            }
-        }
-        (None, Some(address)) => state.limiter.take(address, limits.per_ip, now),
+        (Some(key), _) => match refused_keys
+            .as_ref()
+            .map(|r| limiter.peek(r, limits.per_ip, now))
+        {
+            Some(blocked) if !blocked.allowed => blocked,
+            _ => limiter.take(key, limits.per_key, now),
+        },
+        (None, Some(address)) => limiter.take(address, limits.per_ip, now),
         (None, None) => return next.call(req).await.map(IntoResponse::into_response),
     };
     let mut response = if verdict.allowed {
@@ -251,11 +256,9 @@ pub async fn limit_requests<E: Endpoint>(next: E, req: Request) -> poem::Result<
     };
     if response.status() == StatusCode::UNAUTHORIZED
         && key.is_some()
-        && let Some(address) = &address
+        && let Some(refused_keys) = &refused_keys
     {
-        state
-            .limiter
-            .take(&format!("refused-{address}"), limits.per_ip, now);
+        limiter.take(refused_keys, limits.per_ip, now);
     }
     let headers = response.headers_mut();
     for (name, value) in [

@@ -94,19 +94,19 @@ struct ServeArgs {
     #[arg(long, env = "HUASHEN_CORS_ORIGINS", value_delimiter = ',')]
     cors_origins: Vec<String>,
     /// Largest accepted request body, in bytes.
-    #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    #[arg(long, env = "HUASHEN_MAX_BODY_BYTES", default_value_t = Settings::default().max_body_bytes)]
     max_body_bytes: usize,
     /// Largest accepted file to import, in bytes.
-    #[arg(long, env = "HUASHEN_MAX_IMPORT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    #[arg(long, env = "HUASHEN_MAX_IMPORT_BYTES", default_value_t = Settings::default().max_import_bytes)]
     max_import_bytes: usize,
     /// Seconds a request body may take to arrive (a file to import: ten times this).
-    #[arg(long, env = "HUASHEN_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    #[arg(long, env = "HUASHEN_BODY_TIMEOUT_SECS", default_value_t = Settings::default().body_timeout.as_secs())]
     body_timeout_secs: u64,
     /// Seconds a connection may sit without a byte either way before it is closed.
-    #[arg(long, env = "HUASHEN_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    #[arg(long, env = "HUASHEN_IDLE_TIMEOUT_SECS", default_value_t = Settings::default().idle_timeout.as_secs())]
     idle_timeout_secs: u64,
     /// Seconds a request's head (request line and headers) may take once it began.
-    #[arg(long, env = "HUASHEN_HEAD_TIMEOUT_SECS", default_value_t = 10)]
+    #[arg(long, env = "HUASHEN_HEAD_TIMEOUT_SECS", default_value_t = Settings::default().head_timeout.as_secs())]
     head_timeout_secs: u64,
     /// Do not run the mail worker in this process (for API replicas); imports still run.
     #[arg(long)]
@@ -114,39 +114,39 @@ struct ServeArgs {
     #[command(flatten)]
     mail: MailArgs,
     /// Volunteers may cancel their own sign-up until this many minutes before the shift.
-    #[arg(long, env = "HUASHEN_SELF_CANCEL_LEAD_MINUTES", default_value_t = 180)]
+    #[arg(long, env = "HUASHEN_SELF_CANCEL_LEAD_MINUTES", default_value_t = Settings::default().self_cancel_lead.num_minutes())]
     self_cancel_lead_minutes: i64,
     /// Days a session from an emailed sign-in code lasts.
-    #[arg(long, env = "HUASHEN_SESSION_DAYS", default_value_t = 30)]
+    #[arg(long, env = "HUASHEN_SESSION_DAYS", default_value_t = Settings::default().session_lifetime.num_days())]
     session_days: i64,
     /// Sign-in, application and new-address mails per address per hour.
-    #[arg(long, env = "HUASHEN_LIMIT_MAILS_PER_EMAIL_HOUR", default_value_t = 5)]
+    #[arg(long, env = "HUASHEN_LIMIT_MAILS_PER_EMAIL_HOUR", default_value_t = Limits::default().mails_per_email_per_hour)]
     limit_mails_per_email_hour: u32,
     /// Codes tried per address per hour.
     #[arg(
         long,
         env = "HUASHEN_LIMIT_VERIFICATIONS_PER_EMAIL_HOUR",
-        default_value_t = 25
+        default_value_t = Limits::default().verifications_per_email_per_hour
     )]
     limit_verifications_per_email_hour: u32,
     /// Requests to sign-in, verification and applications per client address per minute.
     #[arg(
         long,
         env = "HUASHEN_LIMIT_REQUESTS_PER_IP_MINUTE",
-        default_value_t = 20
+        default_value_t = Limits::default().requests_per_ip_per_minute
     )]
     limit_requests_per_ip_minute: u32,
     /// Requests per second each API key may make on average, in this process.
-    #[arg(long, env = "HUASHEN_RATE_PER_KEY", default_value_t = 100.0)]
+    #[arg(long, env = "HUASHEN_RATE_PER_KEY", default_value_t = Limits::default().per_key.per_second)]
     rate_per_key: f64,
     /// Requests each API key may make at once, in this process.
-    #[arg(long, env = "HUASHEN_BURST_PER_KEY", default_value_t = 200)]
+    #[arg(long, env = "HUASHEN_BURST_PER_KEY", default_value_t = Limits::default().per_key.burst)]
     burst_per_key: u32,
     /// Requests per second each client address may make without a key, in this process.
-    #[arg(long, env = "HUASHEN_RATE_PER_IP", default_value_t = 20.0)]
+    #[arg(long, env = "HUASHEN_RATE_PER_IP", default_value_t = Limits::default().per_ip.per_second)]
     rate_per_ip: f64,
     /// Requests each client address may make at once without a key, in this process.
-    #[arg(long, env = "HUASHEN_BURST_PER_IP", default_value_t = 40)]
+    #[arg(long, env = "HUASHEN_BURST_PER_IP", default_value_t = Limits::default().per_ip.burst)]
     burst_per_ip: u32,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client,
     /// comma-separated; without them the peer address is the client.

@@ -3,10 +3,10 @@
 
 mod common;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{Running, free_port, huashen, last_line, ready, serve};
+use common::{Running, free_port, huashen, last_line, ready, serve, serve_command, start};
 
 use entities::enums::MailKind;
 use huashen_tests::smtp::{Behavior, SmtpServer};
@@ -37,20 +37,7 @@ async fn operator_workflow(backend: Backend) {
     );
 
     let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args([
-            "serve",
-            "--demo",
-            "--no-worker",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Running)
-        .expect("starting huashen serve");
+    let mut server = start(serve_command(url, port).args(["--demo", "--no-worker"]));
     let client = reqwest::Client::new();
     let base = ready(port).await;
     let stations: serde_json::Value = client
@@ -187,16 +174,11 @@ async fn demo_sign_in_through_the_outbox(backend: Backend) {
     let (community, email) = demo_sign_in(&huashen(url, &["seed-demo"]));
     let outbox = std::env::temp_dir().join(format!("huashen-outbox-{}", uuid::Uuid::now_v7()));
     let port = free_port();
-    let _server = Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .env("HUASHEN_OUTBOX_DIR", &outbox)
-        .env_remove("SMTP_URL")
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Running)
-        .expect("starting huashen serve");
+    let _server = start(
+        serve_command(url, port)
+            .env("HUASHEN_OUTBOX_DIR", &outbox)
+            .env_remove("SMTP_URL"),
+    );
     let client = reqwest::Client::new();
     let base = ready(port).await;
     let asked = client
@@ -289,23 +271,14 @@ fn help_documents_settings() {
 
 /// Starts `huashen serve --demo` delivering to `smtp`, planning every second.
 fn serve_with_mail(url: &str, smtp: &SmtpServer, smtp_timeout_secs: u64) -> Running {
-    Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args([
-            "serve",
-            "--demo",
-            "--bind",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .env("SMTP_URL", smtp.url())
-        .env("SMTP_TIMEOUT_SECS", smtp_timeout_secs.to_string())
-        .env("HUASHEN_MAIL_LEASE_SECS", "3")
-        .env("HUASHEN_PLAN_SCHEDULE", "* * * * * *")
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Running)
-        .expect("starting huashen serve")
+    start(
+        serve_command(url, free_port())
+            .arg("--demo")
+            .env("SMTP_URL", smtp.url())
+            .env("SMTP_TIMEOUT_SECS", smtp_timeout_secs.to_string())
+            .env("HUASHEN_MAIL_LEASE_SECS", "3")
+            .env("HUASHEN_PLAN_SCHEDULE", "* * * * * *"),
+    )
 }
 
 async fn ledger(url: &str) -> Vec<entities::notification::Model> {
@@ -451,21 +424,17 @@ async fn logs_are_json_and_keep_secrets(backend: Backend) {
     let smtp_password = "smtp-password-8a7d2b";
     let log_path = std::env::temp_dir().join(format!("huashen-log-{}.jsonl", uuid::Uuid::now_v7()));
     let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", &url)
-        .env_remove("RUST_LOG")
-        .env("HUASHEN_LOG_FORMAT", "json")
-        .env(
-            "SMTP_URL",
-            format!("smtp://huashen:{smtp_password}@127.0.0.1:{}", smtp.port),
-        )
-        .env("HUASHEN_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .map(Running)
-        .expect("starting huashen serve");
+    let mut server = start(
+        serve_command(&url, port)
+            .env_remove("RUST_LOG")
+            .env("HUASHEN_LOG_FORMAT", "json")
+            .env(
+                "SMTP_URL",
+                format!("smtp://huashen:{smtp_password}@127.0.0.1:{}", smtp.port),
+            )
+            .env("HUASHEN_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
+            .stderr(std::fs::File::create(&log_path).unwrap()),
+    );
     let client = reqwest::Client::new();
     let base = ready(port).await;
 

@@ -38,7 +38,7 @@ pub struct MailArgs {
     /// Seconds a sender holds a ledger row without renewing it; it renews the hold
     /// every third of this while it sends, so a row held by a process that died is
     /// taken again this soon after.
-    #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = 30)]
+    #[arg(long, env = "HUASHEN_MAIL_LEASE_SECS", default_value_t = crate::LEASE_SECS)]
     pub lease_secs: u64,
     /// Webhook target hosts allowed even though they are loopback or private,
     /// comma-separated (e.g. an intranet front-end).

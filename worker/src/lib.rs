@@ -27,6 +27,9 @@ pub use mailer::Mailer;
 pub use sender::Outcome;
 pub use templates::Templates;
 
+/// Seconds a sender's hold on a ledger row lasts unless renewed.
+pub const LEASE_SECS: u64 = 30;
+
 /// Mail settings, from the environment (`MAIL_FROM`, `PUBLIC_BASE_URL`, …).
 #[derive(Clone, Debug)]
 pub struct MailSettings {
@@ -57,7 +60,7 @@ impl MailSettings {
             sign_in_url: format!("{base}/sign-in/{{token}}"),
             feedback_delay: Duration::hours(2),
             welcome_within: Duration::days(14),
-            lease: Duration::seconds(30),
+            lease: Duration::seconds(LEASE_SECS as i64),
             max_attempts: 5,
             webhook_allowed_hosts: Vec::new(),
         }

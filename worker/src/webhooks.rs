@@ -257,13 +257,13 @@ async fn deliver(worker: &Worker, id: Uuid, now: DateTime<Utc>) -> anyhow::Resul
             }
         },
     };
-    let delivered = match outcome {
+    let (delivered, counted) = match outcome {
         Ok(status) => {
             active.status = Set(DeliveryStatus::Delivered);
             active.last_status = Set(Some(status.into()));
             active.last_error = Set(None);
             active.delivered_at = Set(Some(now));
-            true
+            (true, "delivered")
         }
         Err((status, reason, permanent)) => {
             active.last_status = Set(status.map(Into::into));
@@ -271,18 +271,14 @@ async fn deliver(worker: &Worker, id: Uuid, now: DateTime<Utc>) -> anyhow::Resul
             let next = now + backoff(attempts);
             if permanent || next > expires {
                 active.status = Set(DeliveryStatus::Failed);
+                (false, "failed")
             } else {
                 active.next_attempt_at = Set(next);
+                (false, "retrying")
             }
-            false
         }
     };
-    let outcome = match active.status {
-        sea_orm::ActiveValue::Set(DeliveryStatus::Delivered) => "delivered",
-        sea_orm::ActiveValue::Set(DeliveryStatus::Failed) => "failed",
-        _ => "retrying",
-    };
-    metrics::counter!("huashen_webhook_deliveries_total", "outcome" => outcome).increment(1);
+    metrics::counter!("huashen_webhook_deliveries_total", "outcome" => counted).increment(1);
     active.update(db).await?;
     Ok(delivered)
 }

@@ -59,21 +59,35 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `huashen serve` on `url` at `port`, logging warnings, its output discarded: add
+/// flags and settings, then [`start`] it.
+pub fn serve_command(url: &str, port: u16) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_huashen"));
+    command
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null());
+    command
+}
+
+/// Starts `command`; the process is killed when what this returns is dropped.
+pub fn start(command: &mut Command) -> Running {
+    command
+        .spawn()
+        .map(Running)
+        .expect("starting huashen serve")
+}
+
+/// Request rates no load test reaches: the rate limit has tests of its own.
+pub const UNLIMITED: [(&str, &str); 2] = [
+    ("HUASHEN_RATE_PER_KEY", "100000"),
+    ("HUASHEN_BURST_PER_KEY", "100000"),
+];
+
 /// Starts `huashen serve --no-worker` on `url`; returns it and its base URL.
 pub async fn serve(url: &str) -> (Running, String) {
     let port = free_port();
-    let server = Command::new(env!("CARGO_BIN_EXE_huashen"))
-        .args([
-            "serve",
-            "--no-worker",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("DATABASE_URL", url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .map(Running)
-        .expect("starting huashen serve");
+    let server = start(serve_command(url, port).arg("--no-worker"));
     (server, ready(port).await)
 }

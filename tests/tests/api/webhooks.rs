@@ -321,19 +321,25 @@ async fn every_event_from_every_cause(backend: Backend) {
         ("signup.promoted", signup_url(&weekly, &people[5])),
     ]);
 
-    // Registrations: through the routes, and a promotion by raising the capacity.
-    let event = id(&app.event(&community, 96).await);
-    app.patch(
-        &format!("/v1/events/{event}"),
-        admin,
-        json!({"capacity": 1}),
-        None,
-    )
-    .await
-    .expect(200);
-    app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+    // A published event with one place.
+    let one_place = async |starts_in_hours| {
+        let event = id(&app.event(&community, starts_in_hours).await);
+        app.patch(
+            &format!("/v1/events/{event}"),
+            admin,
+            json!({"capacity": 1}),
+            None,
+        )
         .await
         .expect(200);
+        app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
+            .await
+            .expect(200);
+        event
+    };
+
+    // Registrations: through the routes, and a promotion by raising the capacity.
+    let event = one_place(96).await;
     app.post(&format!("/v1/events/{event}/publish"), admin, json!({}))
         .await
         .expect(200); // unchanged: no second event
@@ -377,18 +383,7 @@ async fn every_event_from_every_cause(backend: Backend) {
     let last = id(&app.shift(&station, 120, 1).await);
     sign_up(&last, &people[6]).await;
     sign_up(&last, &people[7]).await;
-    let small = id(&app.event(&community, 120).await);
-    app.patch(
-        &format!("/v1/events/{small}"),
-        admin,
-        json!({"capacity": 1}),
-        None,
-    )
-    .await
-    .expect(200);
-    app.post(&format!("/v1/events/{small}/publish"), admin, json!({}))
-        .await
-        .expect(200);
+    let small = one_place(120).await;
     register(&small, &people[6]).await;
     register(&small, &people[7]).await;
     app.delete(&format!("/v1/people/{}", people[6]), admin)
