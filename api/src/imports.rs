@@ -41,7 +41,7 @@ const STATISTICS_EVERY: usize = 10_000;
 
 /// The columns a file may have, in the order an export writes them. Lists (languages,
 /// skills) are separated by `;`; booleans are `true`/`false` (or `yes`/`no`, `1`/`0`).
-pub const COLUMNS: [&str; 16] = [
+pub const COLUMNS: [&str; 17] = [
     "full_name",
     "email",
     "phone",
@@ -58,15 +58,17 @@ pub const COLUMNS: [&str; 16] = [
     "notify_reminders",
     "notify_birthday",
     "notify_feedback",
+    "notify_notices",
 ];
 const REQUIRED: [&str; 3] = ["full_name", "email", "nationality"];
 const LISTS: [&str; 2] = ["languages", "skills"];
-const FLAGS: [&str; 5] = [
+const FLAGS: [&str; 6] = [
     "is_volunteer",
     "is_organizer",
     "notify_reminders",
     "notify_birthday",
     "notify_feedback",
+    "notify_notices",
 ];
 
 pub use entities::enums::{ImportFormat, ImportMail, RowOutcome};
@@ -293,12 +295,13 @@ fn check_row(
     now: DateTime<Utc>,
 ) -> Result<(person::Model, HashSet<String>), Vec<FieldError>> {
     let given: HashSet<String> = fields.keys().cloned().collect();
-    // Preferences come as three flat columns.
+    // Preferences come as flat columns.
     let mut notifications = Map::new();
     for (column, key) in [
         ("notify_reminders", "reminders"),
         ("notify_birthday", "birthday_card"),
         ("notify_feedback", "feedback"),
+        ("notify_notices", "notices"),
     ] {
         if let Some(value) = fields.remove(column) {
             notifications.insert(key.to_owned(), value);
@@ -389,6 +392,9 @@ fn merged(current: &person::Model, row: &person::Model, given: &HashSet<String>)
     }
     if has("notify_feedback") {
         next.notify_feedback = row.notify_feedback;
+    }
+    if has("notify_notices") {
+        next.notify_notices = row.notify_notices;
     }
     next
 }

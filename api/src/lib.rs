@@ -16,6 +16,7 @@ pub mod observe;
 pub mod pagination;
 pub mod personal_data;
 pub mod public;
+pub mod qr;
 pub mod registrations;
 pub mod routes;
 pub mod self_service;

@@ -277,6 +277,7 @@ async fn main() -> anyhow::Result<()> {
                         },
                     },
                     trusted_proxies: args.trusted_proxies,
+                    frontend: args.mail.frontend(),
                 },
             )
             .await?;

@@ -204,6 +204,7 @@ pub async fn erase(
     active.notify_reminders = Set(false);
     active.notify_birthday = Set(false);
     active.notify_feedback = Set(false);
+    active.notify_notices = Set(false);
     active.erased_at = Set(Some(now));
     // Nothing awaits approval any more.
     active.status = Set(PersonStatus::Active);

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use huashen_worker::FrontendUrl;
 use huashen_worker::jobs::{IMPORT_QUEUE, MailQueue, Queue, RunImport};
 use sea_orm::DatabaseConnection;
 
@@ -58,6 +59,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<IpAddr>,
+    /// The residents' front-end, whose pages QR codes point to.
+    pub frontend: FrontendUrl,
 }
 
 impl Default for Settings {
@@ -74,6 +77,7 @@ impl Default for Settings {
             session_lifetime: chrono::Duration::days(30),
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
+            frontend: FrontendUrl::new("http://127.0.0.1:8080"),
         }
     }
 }

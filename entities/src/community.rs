@@ -19,6 +19,8 @@ pub struct Model {
     pub reminder_lead_minutes: i32,
     /// Whether volunteers who apply themselves may sign up at once or wait for an organizer.
     pub volunteer_approval: VolunteerApproval,
+    /// ISO 3166-1 alpha-2; residents of another nationality are its foreign residents.
+    pub country: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     /// Bumped on every change; the resource's ETag.

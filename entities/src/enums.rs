@@ -145,6 +145,7 @@ string_enum!(
         SignIn = "sign_in",
         VerifyEmail = "verify_email",
         VolunteerApproved = "volunteer_approved",
+        Notice = "notice",
     }
 );
 
@@ -157,6 +158,7 @@ string_enum!(
         CarePlan = "care_plan",
         Community = "community",
         EmailChallenge = "email_challenge",
+        Notice = "notice",
     }
 );
 
@@ -260,5 +262,35 @@ string_enum!(
         Unchanged = "unchanged",
         /// Nothing was changed for this row; its errors say why.
         Error = "error",
+    }
+);
+
+string_enum!(
+    /// Who a notice goes to.
+    NoticeAudience {
+        /// Everyone in the community.
+        Community = "community",
+        /// Residents whose nationality is not the community's country.
+        ForeignResidents = "foreign_residents",
+        /// Volunteers signed up (not cancelled) for any shift of the station `audience_id`.
+        StationVolunteers = "station_volunteers",
+        /// Volunteers confirmed or waitlisted on the shift `audience_id`.
+        Shift = "shift",
+        /// People registered, waitlisted or checked in for the event `audience_id`.
+        Event = "event",
+    }
+);
+
+string_enum!(
+    /// Where a notice stands; one whose mails have all been dealt with reads as `sent`.
+    NoticeState {
+        /// Waits for `send_at`.
+        Scheduled = "scheduled",
+        /// Its recipients are in the ledger; mails go out at the notice rate.
+        Sending = "sending",
+        /// Every mail was sent, skipped, failed or missed.
+        Sent = "sent",
+        /// Cancelled before it had gone out; mails not yet sent were skipped.
+        Cancelled = "cancelled",
     }
 );

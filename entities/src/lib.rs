@@ -17,6 +17,7 @@ pub mod import;
 pub mod import_file;
 pub mod import_row;
 pub mod json;
+pub mod notice;
 pub mod notification;
 pub mod person;
 pub mod prelude;

@@ -36,6 +36,7 @@ pub struct Model {
     pub notify_reminders: bool,
     pub notify_birthday: bool,
     pub notify_feedback: bool,
+    pub notify_notices: bool,
     /// Set once the person's data was erased; the row stays so totals stay right.
     pub erased_at: Option<DateTimeUtc>,
     /// SHA-256 of the secret in the person's calendar feed URL; empty when revoked.

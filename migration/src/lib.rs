@@ -13,6 +13,7 @@ mod m20261128_000006_care;
 mod m20261128_000007_webhooks;
 mod m20261128_000008_self_service;
 mod m20261128_000009_imports;
+mod m20261204_000010_notices;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_webhooks::Migration),
             Box::new(m20261128_000008_self_service::Migration),
             Box::new(m20261128_000009_imports::Migration),
+            Box::new(m20261204_000010_notices::Migration),
         ]
     }
 }

@@ -553,6 +553,8 @@ impl TestApp {
             plan_schedule: "* * * * * *".to_owned(),
             welcome_within_days: 14,
             metrics_bind: None,
+            frontend_url: None,
+            notice_rate: huashen_worker::notices::DEFAULT_RATE,
         };
         args.worker(self.db.clone()).expect("a worker")
     }
@@ -623,6 +625,7 @@ pub fn resident(
         notify_reminders: true,
         notify_birthday: true,
         notify_feedback: true,
+        notify_notices: true,
         erased_at: None,
         calendar_token_hash: None,
         status: entities::enums::PersonStatus::Active,

@@ -20,6 +20,12 @@ pub struct MailArgs {
     /// Base of links in mails.
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://127.0.0.1:8080")]
     pub public_base_url: String,
+    /// The residents' front-end, for QR codes on posters and links in mails: a base
+    /// URL (pages at `<base>/events/{id}`, `/shifts/{id}`, `/stations/{id}`,
+    /// `/surveys/{id}`) or a template with `{path}` (`https://x.cn/#/{path}`).
+    /// Default PUBLIC_BASE_URL.
+    #[arg(long, env = "HUASHEN_FRONTEND_URL")]
+    pub frontend_url: Option<String>,
     /// The feedback link, with `{token}` for the one-time token; default
     /// `<PUBLIC_BASE_URL>/v1/feedback/{token}`.
     #[arg(long, env = "HUASHEN_FEEDBACK_URL")]
@@ -49,6 +55,11 @@ pub struct MailArgs {
     #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14,
           value_parser = clap::value_parser!(u32).range(1..=365))]
     pub welcome_within_days: u32,
+    /// Notice mails per minute, across every notice and worker: a notice to thousands
+    /// of residents goes out over as many minutes as it takes.
+    #[arg(long, env = "HUASHEN_NOTICE_RATE", default_value_t = crate::notices::DEFAULT_RATE,
+          value_parser = clap::value_parser!(u32).range(1..=60_000))]
+    pub notice_rate: u32,
     /// Also serve `GET /metrics` (Prometheus, no key) on this address, e.g.
     /// `127.0.0.1:9464`; keep it off public interfaces.
     #[arg(long, env = "HUASHEN_METRICS_BIND")]
@@ -59,6 +70,15 @@ pub struct MailArgs {
 }
 
 impl MailArgs {
+    /// The residents' front-end these settings name.
+    pub fn frontend(&self) -> crate::FrontendUrl {
+        crate::FrontendUrl::new(
+            self.frontend_url
+                .as_deref()
+                .unwrap_or(&self.public_base_url),
+        )
+    }
+
     /// The worker these settings describe, over `db`.
     pub fn worker(&self, db: DatabaseConnection) -> anyhow::Result<Worker> {
         crate::telemetry::recorder();
@@ -89,6 +109,8 @@ impl MailArgs {
         settings.welcome_within = chrono::Duration::days(self.welcome_within_days.into());
         settings.lease = chrono::Duration::seconds(self.lease_secs.max(1) as i64);
         settings.webhook_allowed_hosts = self.webhook_allowed_hosts.clone();
+        settings.frontend = self.frontend();
+        settings.notice_rate = self.notice_rate;
         let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));
         Ok(Worker {
             db,

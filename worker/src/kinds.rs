@@ -9,7 +9,7 @@ pub use entities::enums::MailKind;
 pub fn grace(kind: MailKind) -> Duration {
     match kind {
         MailKind::Welcome | MailKind::FeedbackRequest => Duration::days(7),
-        MailKind::CareDue => Duration::days(3),
+        MailKind::CareDue | MailKind::Notice => Duration::days(3),
         MailKind::Birthday | MailKind::Farewell => Duration::hours(12),
         MailKind::Digest => Duration::hours(4),
         // A code is worth nothing once it has expired.

@@ -17,6 +17,8 @@ pub mod jobs;
 pub mod kinds;
 pub mod locale;
 pub mod mailer;
+pub mod markdown;
+pub mod notices;
 pub mod planner;
 pub mod sender;
 pub mod telemetry;
@@ -29,6 +31,27 @@ pub use templates::Templates;
 
 /// Seconds a sender's hold on a ledger row lasts unless renewed.
 pub const LEASE_SECS: u64 = 30;
+
+/// Pages of the residents' front-end (`HUASHEN_FRONTEND_URL`): the template with
+/// `{path}` replaced by a page's path such as `events/{id}`, or, without `{path}`, the
+/// base URL followed by `/` and the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrontendUrl(String);
+
+impl FrontendUrl {
+    pub fn new(template: &str) -> Self {
+        if template.contains("{path}") {
+            Self(template.to_owned())
+        } else {
+            Self(format!("{}/{{path}}", template.trim_end_matches('/')))
+        }
+    }
+
+    /// The page at `path` (no leading `/`).
+    pub fn page(&self, path: &str) -> String {
+        self.0.replace("{path}", path)
+    }
+}
 
 /// Mail settings, from the environment (`MAIL_FROM`, `PUBLIC_BASE_URL`, …).
 #[derive(Clone, Debug)]
@@ -48,6 +71,10 @@ pub struct MailSettings {
     pub max_attempts: i32,
     /// Webhook target hosts allowed even in loopback or private ranges.
     pub webhook_allowed_hosts: Vec<String>,
+    /// The residents' front-end, for links to its pages.
+    pub frontend: FrontendUrl,
+    /// Notice mails per minute, across every notice and worker.
+    pub notice_rate: u32,
 }
 
 impl MailSettings {
@@ -63,6 +90,8 @@ impl MailSettings {
             lease: Duration::seconds(LEASE_SECS as i64),
             max_attempts: 5,
             webhook_allowed_hosts: Vec::new(),
+            frontend: FrontendUrl::new(base),
+            notice_rate: notices::DEFAULT_RATE,
         }
     }
 }
@@ -97,6 +126,7 @@ impl Worker {
         planner::PlanSettings {
             feedback_delay: self.settings.feedback_delay,
             welcome_within: self.settings.welcome_within,
+            notice_rate: self.settings.notice_rate,
         }
     }
 

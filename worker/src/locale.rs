@@ -33,14 +33,24 @@ pub fn mail_locale(person: &str, community: &str) -> &'static str {
         .unwrap_or(FALLBACK)
 }
 
-/// A localized text in `locale`, else the community's default, else English, else any.
-pub fn pick(text: &LocalizedText, locale: &str, community_default: &str) -> String {
+/// The locale of `text` a reader of `locale` gets: theirs, else the community's
+/// default, else English, else the first there is.
+pub fn choose<'a>(
+    text: &'a LocalizedText,
+    locale: &str,
+    community_default: &str,
+) -> Option<&'a str> {
     let keys = text.0.keys().map(String::as_str);
     best(locale, keys.clone())
         .or_else(|| best(community_default, keys.clone()))
         .or_else(|| best(FALLBACK, keys))
+        .or_else(|| text.0.keys().next().map(String::as_str))
+}
+
+/// A localized text in the locale [`choose`] picks.
+pub fn pick(text: &LocalizedText, locale: &str, community_default: &str) -> String {
+    choose(text, locale, community_default)
         .and_then(|key| text.0.get(key))
-        .or_else(|| text.0.values().next())
         .cloned()
         .unwrap_or_default()
 }

@@ -52,6 +52,8 @@ pub struct PlanSettings {
     pub feedback_delay: Duration,
     /// How long after the moving-in day a welcome letter is still sent.
     pub welcome_within: Duration,
+    /// Notice mails per minute.
+    pub notice_rate: u32,
 }
 
 /// Plans every kind of mail due at `now`; returns how many new ledger rows it wrote.
@@ -108,7 +110,7 @@ async fn plan_all(
             locales.insert(p.id, mail_locale(&p.locale, default));
         }
     }
-    let mut created = 0;
+    let mut created = crate::notices::plan(db, settings.notice_rate, now).await?;
     for d in due {
         let Some(locale) = locales.get(&d.recipient) else {
             continue;

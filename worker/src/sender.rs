@@ -12,13 +12,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{
-    EventStatus, NotificationStatus, PersonStatus, RegistrationStatus, ShiftStatus, SignupStatus,
-    SubjectType,
+    EventStatus, NoticeState, NotificationStatus, PersonStatus, RegistrationStatus, ShiftStatus,
+    SignupStatus, SubjectType,
 };
 use entities::json::LocalizedText;
 use entities::{
-    care_plan, community, email_challenge, event, event_registration, feedback, notification,
-    person, shift, shift_signup, station,
+    care_plan, community, email_challenge, event, event_registration, feedback, notice,
+    notification, person, shift, shift_signup, station,
 };
 use lettre::message::Mailbox;
 use minijinja::Value;
@@ -320,6 +320,7 @@ async fn decide(
         MailKind::ShiftReminder | MailKind::EventReminder => !person.notify_reminders,
         MailKind::Birthday => !person.notify_birthday,
         MailKind::FeedbackRequest => !person.notify_feedback,
+        MailKind::Notice => !person.notify_notices,
         _ => false,
     };
     if opted_out {
@@ -505,6 +506,23 @@ async fn decide(
                 ),
                 ("due_on", date(plan.next_due_on, &reader.locale).into()),
                 ("overdue", (plan.next_due_on < today).into()),
+            ])
+        }
+        MailKind::Notice => {
+            let Some(notice) = notice::Entity::find_by_id(row.subject_id).one(db).await? else {
+                return Ok(Decision::Skip("the notice no longer exists".to_owned()));
+            };
+            if notice.state == NoticeState::Cancelled {
+                return Ok(Decision::Skip("the notice was cancelled".to_owned()));
+            }
+            let body = reader.text(&notice.body);
+            reader.context(vec![
+                ("subject", reader.text(&notice.subject).into()),
+                (
+                    "body_html",
+                    Value::from_safe_string(crate::markdown::to_html(&body)),
+                ),
+                ("body", body.into()),
             ])
         }
         MailKind::Digest => {

@@ -63,13 +63,15 @@ impl Templates {
         })
     }
 
-    /// Renders the three parts of `kind` in `locale` with `context`.
+    /// Renders the three parts of `kind` in `locale` (else the closest locale there are
+    /// templates for) with `context`.
     pub fn render(
         &self,
         kind: MailKind,
         locale: &str,
         context: &Value,
     ) -> Result<RenderedMail, minijinja::Error> {
+        let locale = crate::locale::mail_locale(locale, crate::locale::FALLBACK);
         let part = |name: &str| {
             self.env
                 .get_template(&format!("{}/{locale}/{name}", kind.as_str()))?
@@ -145,6 +147,16 @@ pub fn sample_context(kind: MailKind) -> Value {
             ("visit", false.into()),
             ("due_on", "Monday 30 November 2026".into()),
             ("overdue", true.into()),
+        ],
+        MailKind::Notice => vec![
+            ("subject", "停水通知 Water off on Friday".into()),
+            ("body", "**Water** is off on Friday 9:00–12:00.".into()),
+            (
+                "body_html",
+                Value::from_safe_string(
+                    "<p><strong>Water</strong> is off on Friday 9:00–12:00.</p>".to_owned(),
+                ),
+            ),
         ],
         MailKind::Digest => vec![
             ("date", "Saturday 28 November 2026".into()),

@@ -43,6 +43,8 @@ pub struct Community {
     /// Whether volunteers who apply themselves may sign up for shifts at once
     /// (`automatic`) or after an organizer approves them (`organizer`).
     pub volunteer_approval: VolunteerApproval,
+    /// ISO 3166-1 alpha-2; residents of another nationality are its foreign residents.
+    pub country: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -57,6 +59,7 @@ impl From<community::Model> for Community {
             default_locale: m.default_locale,
             reminder_lead_minutes: m.reminder_lead_minutes,
             volunteer_approval: m.volunteer_approval,
+            country: m.country,
             created_at: m.created_at,
             updated_at: m.updated_at,
         }
@@ -79,6 +82,9 @@ pub struct CommunityCreate {
     pub reminder_lead_minutes: Option<i32>,
     /// `automatic` unless given.
     pub volunteer_approval: Option<VolunteerApproval>,
+    /// ISO 3166-1 alpha-2; `CN` unless given.
+    #[oai(validator(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
+    pub country: Option<String>,
 }
 
 #[derive(Object, Deserialize, Default)]
@@ -94,9 +100,14 @@ pub struct CommunityPatch {
     pub default_locale: Option<String>,
     #[oai(validator(minimum(value = "30"), maximum(value = "10080")))]
     pub reminder_lead_minutes: Option<i32>,
-    /// `automatic` unless given.
     pub volunteer_approval: Option<VolunteerApproval>,
+    /// ISO 3166-1 alpha-2.
+    #[oai(validator(min_length = 2, max_length = 2, pattern = "^[A-Z]{2}$"))]
+    pub country: Option<String>,
 }
+
+/// Huashen was built for communities in China.
+pub const DEFAULT_COUNTRY: &str = "CN";
 
 /// Reminders go out a day ahead unless the community says otherwise.
 pub const DEFAULT_REMINDER_LEAD_MINUTES: i32 = 24 * 60;
@@ -152,6 +163,8 @@ impl CommunitiesApi {
         checks.localized("name", &body.name, true);
         checks.time_zone("time_zone", &body.time_zone);
         checks.locale("default_locale", &body.default_locale);
+        let country = body.country.unwrap_or_else(|| DEFAULT_COUNTRY.to_owned());
+        checks.country("country", &country);
         checks.finish()?;
         let now = now();
         let model = community::ActiveModel {
@@ -166,6 +179,7 @@ impl CommunitiesApi {
             volunteer_approval: Set(body
                 .volunteer_approval
                 .unwrap_or(VolunteerApproval::Automatic)),
+            country: Set(country),
             created_at: Set(now),
             updated_at: Set(now),
             version: Set(1),
@@ -257,6 +271,10 @@ impl CommunitiesApi {
         if let Some(approval) = patch.volunteer_approval {
             next.volunteer_approval = approval;
         }
+        if let Some(country) = patch.country {
+            checks.country("country", &country);
+            next.country = country;
+        }
         checks.finish()?;
         check_if_match(if_match.0.as_deref(), current.version)?;
         next.version = current.version + 1;
@@ -304,6 +322,7 @@ impl poem_openapi::types::Example for CommunityCreate {
             default_locale: "zh-CN".to_owned(),
             reminder_lead_minutes: Some(1440),
             volunteer_approval: Some(VolunteerApproval::Organizer),
+            country: Some("CN".to_owned()),
         }
     }
 }

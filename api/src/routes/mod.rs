@@ -17,6 +17,7 @@ pub mod feedback;
 pub mod health;
 pub mod imports;
 pub mod me;
+pub mod notices;
 pub mod notifications;
 pub mod people;
 pub mod registrations;
@@ -47,6 +48,8 @@ pub enum Tag {
     Reports,
     /// iCalendar feeds for phones and calendar programs.
     Calendars,
+    /// News for residents, in their languages.
+    Notices,
     /// Events pushed to front-ends.
     Webhooks,
     /// The ledger of mails planned and sent.
@@ -99,6 +102,7 @@ apis!(
         me::MeApi,
         applications::ApplicationsApi,
         imports::ImportsApi,
+        notices::NoticesApi,
     ),
 );
 

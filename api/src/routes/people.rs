@@ -39,6 +39,8 @@ pub struct NotificationPreferences {
     pub birthday_card: bool,
     /// Requests for feedback after events.
     pub feedback: bool,
+    /// Notices organizers send to residents.
+    pub notices: bool,
 }
 
 impl Default for NotificationPreferences {
@@ -47,6 +49,7 @@ impl Default for NotificationPreferences {
             reminders: true,
             birthday_card: true,
             feedback: true,
+            notices: true,
         }
     }
 }
@@ -58,6 +61,7 @@ impl From<NotificationPreferencesPatch> for NotificationPreferences {
             reminders: given.reminders.unwrap_or(all_on.reminders),
             birthday_card: given.birthday_card.unwrap_or(all_on.birthday_card),
             feedback: given.feedback.unwrap_or(all_on.feedback),
+            notices: given.notices.unwrap_or(all_on.notices),
         }
     }
 }
@@ -68,6 +72,7 @@ pub struct NotificationPreferencesPatch {
     pub reminders: Option<bool>,
     pub birthday_card: Option<bool>,
     pub feedback: Option<bool>,
+    pub notices: Option<bool>,
 }
 
 /// A resident or volunteer.
@@ -136,6 +141,7 @@ impl From<person::Model> for Person {
                 reminders: m.notify_reminders,
                 birthday_card: m.notify_birthday,
                 feedback: m.notify_feedback,
+                notices: m.notify_notices,
             },
             status: m.status,
             email_verified_at: m.email_verified_at,
@@ -268,6 +274,7 @@ pub(crate) fn new_person(
         notify_reminders: preferences.reminders,
         notify_birthday: preferences.birthday_card,
         notify_feedback: preferences.feedback,
+        notify_notices: preferences.notices,
         erased_at: None,
         calendar_token_hash: None,
         status: PersonStatus::Active,
@@ -390,6 +397,7 @@ pub(crate) async fn change(
         next.notify_reminders = p.reminders.unwrap_or(next.notify_reminders);
         next.notify_birthday = p.birthday_card.unwrap_or(next.notify_birthday);
         next.notify_feedback = p.feedback.unwrap_or(next.notify_feedback);
+        next.notify_notices = p.notices.unwrap_or(next.notify_notices);
     }
     check_person(&mut checks, &next);
     checks.finish()?;
@@ -742,6 +750,7 @@ fn import_row(p: &person::Model) -> Vec<String> {
         p.notify_reminders.to_string(),
         p.notify_birthday.to_string(),
         p.notify_feedback.to_string(),
+        p.notify_notices.to_string(),
     ]
 }
 

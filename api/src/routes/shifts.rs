@@ -23,6 +23,7 @@ use crate::db::{begin_write, retry_contended};
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::public;
+use crate::qr::QrImage;
 use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
@@ -317,6 +318,32 @@ impl ShiftsApi {
         let caller = auth.caller(req)?;
         let (body, tag) = tagged(visible(&state, caller.as_ref(), id.0).await?);
         Ok(Fetched::Ok(body, tag))
+    }
+
+    /// A QR code of the shift's page on the residents' front-end (`HUASHEN_FRONTEND_URL`),
+    /// for posters: SVG, or PNG with `Accept: image/png`. Public for scheduled shifts that have not begun.
+    #[oai(path = "/:id/qr.svg", method = "get", operation_id = "getShiftQrCode")]
+    async fn qr_code(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        id: Path<Uuid>,
+        /// Width and height in pixels.
+        #[oai(validator(minimum(value = "128"), maximum(value = "4096")))]
+        size: Query<Option<u32>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
+    ) -> Result<QrImage> {
+        let caller = auth.caller(req)?;
+        let shift = visible(&state, caller.as_ref(), id.0).await?;
+        QrImage::of_page(
+            &state.settings.frontend,
+            &format!("shifts/{}", shift.id),
+            size.0,
+            accept.0.as_deref(),
+        )
     }
 
     /// Change a shift (admin, organizers). Capacity cannot drop below the confirmed

@@ -20,6 +20,7 @@ use crate::auth::{Caller, OptionalApiKey, StaffKey};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
+use crate::qr::QrImage;
 use crate::state::AppState;
 use crate::store::save_versioned;
 use crate::time::now;
@@ -205,6 +206,39 @@ impl StationsApi {
             .ok_or_else(|| ApiError::not_found("station"))?;
         let (body, tag) = tagged(station);
         Ok(Fetched::Ok(body, tag))
+    }
+
+    /// A QR code of the station's page on the residents' front-end (`HUASHEN_FRONTEND_URL`),
+    /// for posters: SVG, or PNG with `Accept: image/png`. Public.
+    #[oai(
+        path = "/:id/qr.svg",
+        method = "get",
+        operation_id = "getStationQrCode"
+    )]
+    async fn qr_code(
+        &self,
+        state: poem::web::Data<&AppState>,
+        req: &Request,
+        auth: OptionalApiKey,
+        id: Path<Uuid>,
+        /// Width and height in pixels.
+        #[oai(validator(minimum(value = "128"), maximum(value = "4096")))]
+        size: Query<Option<u32>>,
+        #[oai(name = "Accept", validator(max_length = 1000, pattern = "^[ -~]+$"))] accept: Header<
+            Option<String>,
+        >,
+    ) -> Result<QrImage> {
+        auth.caller(req)?;
+        let station = station::Entity::find_by_id(id.0)
+            .one(&state.db)
+            .await?
+            .ok_or_else(|| ApiError::not_found("station"))?;
+        QrImage::of_page(
+            &state.settings.frontend,
+            &format!("stations/{}", station.id),
+            size.0,
+            accept.0.as_deref(),
+        )
     }
 
     /// Change a station (admin, or the community's organizers).

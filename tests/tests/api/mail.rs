@@ -31,22 +31,22 @@ fn to(mail: &Received) -> &str {
     mail.to.first().map(String::as_str).unwrap_or_default()
 }
 
-fn mail_to<'a>(mails: &'a [Received], address: &str) -> &'a Received {
+pub(crate) fn mail_to<'a>(mails: &'a [Received], address: &str) -> &'a Received {
     mails
         .iter()
         .find(|m| to(m) == address)
         .unwrap_or_else(|| panic!("no mail to {address}"))
 }
 
-fn email(person: &Value) -> String {
+pub(crate) fn email(person: &Value) -> String {
     person["email"].as_str().unwrap().to_owned()
 }
 
-fn sent(outcomes: &[Outcome]) -> usize {
+pub(crate) fn sent(outcomes: &[Outcome]) -> usize {
     outcomes.iter().filter(|o| **o == Outcome::Sent).count()
 }
 
-async fn sign_up(app: &TestApp, shift: &str, person: &str) {
+pub(crate) async fn sign_up(app: &TestApp, shift: &str, person: &str) {
     app.post(
         &format!("/v1/shifts/{shift}/signups"),
         Some(&app.admin_key),
@@ -56,7 +56,7 @@ async fn sign_up(app: &TestApp, shift: &str, person: &str) {
     .expect(201);
 }
 
-async fn ledger(app: &TestApp, kind: &str) -> Vec<entities::notification::Model> {
+pub(crate) async fn ledger(app: &TestApp, kind: &str) -> Vec<entities::notification::Model> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     entities::notification::Entity::find()
         .filter(entities::notification::Column::Kind.eq(kind))
