@@ -396,6 +396,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<Seeded>> {
             notify_birthday: true,
             notify_feedback: true,
             notify_notices: true,
+            notify_surveys: true,
             erased_at: None,
             calendar_token_hash: None,
             status: entities::enums::PersonStatus::Active,
@@ -520,6 +521,7 @@ pub async fn seed(db: &DatabaseConnection) -> anyhow::Result<Option<Seeded>> {
     }
 
     seed_history(&txn, community_id, today, now).await?;
+    seed_survey(&txn, community_id, now).await?;
 
     let (_, secret) = create_key(
         &txn,
@@ -684,6 +686,185 @@ async fn seed_history(
             .insert(txn)
             .await?;
         }
+    }
+    Ok(())
+}
+
+/// This year's satisfaction survey, open for two more weeks: everyone was invited a week
+/// ago, most answered by link, and social workers interviewed neighbours door to door,
+/// so its report has groups large enough to show.
+async fn seed_survey(
+    txn: &sea_orm::DatabaseTransaction,
+    community_id: Uuid,
+    now: chrono::DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use entities::enums::{QuestionKind, ResponseMode, SurveyAudience, SurveyState};
+    use entities::survey::{Choice, Question, Questions};
+    use entities::survey_response::{Answer, Answers};
+    use entities::{survey, survey_invitation, survey_response};
+
+    let question = |id: &str, kind, zh: &str, en: &str, choices: &[(&str, &str, &str)]| Question {
+        id: id.to_owned(),
+        kind,
+        text: text(zh, en).0,
+        required: kind == QuestionKind::Rating,
+        choices: choices
+            .iter()
+            .map(|(id, zh, en)| Choice {
+                id: (*id).to_owned(),
+                text: text(zh, en).0,
+            })
+            .collect(),
+    };
+    let invited_at = now - chrono::Duration::days(7);
+    let survey_id = Uuid::now_v7();
+    survey::Model {
+        id: survey_id,
+        community_id,
+        title: text("2026年居民满意度调查", "Resident Satisfaction Survey 2026"),
+        intro: text(
+            "约需五分钟。结果只以汇总形式呈现，不会显示任何个人的回答。",
+            "About five minutes. Results are only shown in summary; no one's own answers are shown.",
+        ),
+        questions: Questions(vec![
+            question("overall", QuestionKind::Rating, "您对社区服务的总体满意度如何？", "How satisfied are you with the community's services overall?", &[]),
+            question("stations", QuestionKind::Rating, "服务站的帮助是否及时？", "Do the service stations help you in good time?", &[]),
+            question("heard_from", QuestionKind::SingleChoice, "您主要从哪里了解社区活动？", "Where do you mostly hear about community activities?", &[
+                ("wechat", "微信公众号", "WeChat public account"),
+                ("notice_board", "公告栏", "Notice board"),
+                ("neighbours", "邻居", "Neighbours"),
+            ]),
+            question("wanted", QuestionKind::MultipleChoice, "您希望增加哪些活动？", "Which activities would you like more of?", &[
+                ("language", "语言交流", "Language exchange"),
+                ("festivals", "节日活动", "Festivals"),
+                ("health", "健康讲座", "Health talks"),
+                ("repairs", "便民维修", "Repairs"),
+            ]),
+            question("suggestions", QuestionKind::Text, "您还有什么建议？", "Any other suggestions?", &[]),
+        ]),
+        audience: SurveyAudience::Residents,
+        audience_event_id: None,
+        opens_at: invited_at,
+        closes_at: now + chrono::Duration::days(14),
+        reminder_after_days: Some(12),
+        state: SurveyState::Open,
+        invited_at: Some(invited_at),
+        created_at: invited_at,
+        updated_at: invited_at,
+        version: 2,
+    }
+    .into_active_model()
+    .reset_all()
+    .insert(txn)
+    .await?;
+
+    let answers = |n: usize| {
+        let rating = |offset: usize| Some(3 + ((n + offset) % 3) as i32);
+        let mut given = vec![
+            Answer {
+                question_id: "overall".to_owned(),
+                rating: rating(0),
+                ..Answer::default()
+            },
+            Answer {
+                question_id: "stations".to_owned(),
+                rating: rating(1),
+                ..Answer::default()
+            },
+            Answer {
+                question_id: "heard_from".to_owned(),
+                choice: Some(["wechat", "notice_board", "neighbours"][n % 3].to_owned()),
+                ..Answer::default()
+            },
+            Answer {
+                question_id: "wanted".to_owned(),
+                choices: Some(
+                    match ["language", "health", "repairs", "festivals"][n % 4] {
+                        "festivals" => vec!["festivals".to_owned()],
+                        other => vec![other.to_owned(), "festivals".to_owned()],
+                    },
+                ),
+                ..Answer::default()
+            },
+        ];
+        if n.is_multiple_of(4) {
+            given.push(Answer {
+                question_id: "suggestions".to_owned(),
+                text: Some(
+                    [
+                        "希望多办几次英语角。",
+                        "More evening events, please.",
+                        "快递柜旁边加个长椅。",
+                    ][n % 3]
+                        .to_owned(),
+                ),
+                ..Answer::default()
+            });
+        }
+        Answers(given)
+    };
+    let people = person::Entity::find()
+        .filter(person::Column::CommunityId.eq(community_id))
+        .all(txn)
+        .await?;
+    let mut n = 0;
+    for person in &people {
+        let invitation = Uuid::now_v7();
+        // Most answered through their link; Olga has not yet.
+        let answered = person.full_name != "Olga Ivanova";
+        survey_invitation::Model {
+            id: invitation,
+            survey_id,
+            person_id: person.id,
+            token_hash: None,
+            reminder_token_hash: None,
+            created_at: invited_at,
+            reminded_at: None,
+            answered_at: answered.then_some(invited_at + chrono::Duration::hours(n as i64 + 1)),
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(txn)
+        .await?;
+        if answered {
+            survey_response::Model {
+                id: Uuid::now_v7(),
+                survey_id,
+                person_id: Some(person.id),
+                invitation_id: Some(invitation),
+                mode: ResponseMode::Link,
+                collected_by: None,
+                nationality: Some(person.nationality.clone()),
+                locale: person.locale.clone(),
+                answers: answers(n),
+                submitted_at: invited_at + chrono::Duration::hours(n as i64 + 1),
+            }
+            .into_active_model()
+            .reset_all()
+            .insert(txn)
+            .await?;
+            n += 1;
+        }
+    }
+    // Door to door: neighbours who are not in Huashen, answered in Chinese.
+    for _ in 0..8 {
+        survey_response::Model {
+            id: Uuid::now_v7(),
+            survey_id,
+            person_id: None,
+            invitation_id: None,
+            mode: ResponseMode::Interview,
+            collected_by: Some("王芳".to_owned()),
+            nationality: Some("CN".to_owned()),
+            locale: "zh-CN".to_owned(),
+            answers: answers(n),
+            submitted_at: invited_at + chrono::Duration::days(2),
+        }
+        .into_active_model()
+        .reset_all()
+        .insert(txn)
+        .await?;
+        n += 1;
     }
     Ok(())
 }

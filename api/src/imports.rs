@@ -41,7 +41,7 @@ const STATISTICS_EVERY: usize = 10_000;
 
 /// The columns a file may have, in the order an export writes them. Lists (languages,
 /// skills) are separated by `;`; booleans are `true`/`false` (or `yes`/`no`, `1`/`0`).
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 18] = [
     "full_name",
     "email",
     "phone",
@@ -59,16 +59,18 @@ pub const COLUMNS: [&str; 17] = [
     "notify_birthday",
     "notify_feedback",
     "notify_notices",
+    "notify_surveys",
 ];
 const REQUIRED: [&str; 3] = ["full_name", "email", "nationality"];
 const LISTS: [&str; 2] = ["languages", "skills"];
-const FLAGS: [&str; 6] = [
+const FLAGS: [&str; 7] = [
     "is_volunteer",
     "is_organizer",
     "notify_reminders",
     "notify_birthday",
     "notify_feedback",
     "notify_notices",
+    "notify_surveys",
 ];
 
 pub use entities::enums::{ImportFormat, ImportMail, RowOutcome};
@@ -302,6 +304,7 @@ fn check_row(
         ("notify_birthday", "birthday_card"),
         ("notify_feedback", "feedback"),
         ("notify_notices", "notices"),
+        ("notify_surveys", "surveys"),
     ] {
         if let Some(value) = fields.remove(column) {
             notifications.insert(key.to_owned(), value);
@@ -395,6 +398,9 @@ fn merged(current: &person::Model, row: &person::Model, given: &HashSet<String>)
     }
     if has("notify_notices") {
         next.notify_notices = row.notify_notices;
+    }
+    if has("notify_surveys") {
+        next.notify_surveys = row.notify_surveys;
     }
     next
 }

@@ -24,5 +24,6 @@ pub mod series;
 pub mod signups;
 pub mod state;
 pub mod store;
+pub mod survey_report;
 pub mod time;
 pub mod validate;

@@ -148,6 +148,11 @@ struct ServeArgs {
     /// Requests each client address may make at once without a key, in this process.
     #[arg(long, env = "HUASHEN_BURST_PER_IP", default_value_t = Limits::default().per_ip.burst)]
     burst_per_ip: u32,
+    /// The smallest group of respondents a survey report shows; smaller ones are
+    /// merged or left out so no resident can be picked out.
+    #[arg(long, env = "HUASHEN_SURVEY_MIN_GROUP", default_value_t = Settings::default().survey_min_group,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(2..=1000))]
+    survey_min_group: usize,
     /// Addresses of reverse proxies whose `X-Forwarded-For` names the client,
     /// comma-separated; without them the peer address is the client.
     #[arg(long, env = "HUASHEN_TRUSTED_PROXIES", value_delimiter = ',')]
@@ -278,6 +283,7 @@ async fn main() -> anyhow::Result<()> {
                     },
                     trusted_proxies: args.trusted_proxies,
                     frontend: args.mail.frontend(),
+                    survey_min_group: args.survey_min_group,
                 },
             )
             .await?;

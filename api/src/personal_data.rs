@@ -205,6 +205,7 @@ pub async fn erase(
     active.notify_birthday = Set(false);
     active.notify_feedback = Set(false);
     active.notify_notices = Set(false);
+    active.notify_surveys = Set(false);
     active.erased_at = Set(Some(now));
     // Nothing awaits approval any more.
     active.status = Set(PersonStatus::Active);

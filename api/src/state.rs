@@ -61,6 +61,8 @@ pub struct Settings {
     pub trusted_proxies: Vec<IpAddr>,
     /// The residents' front-end, whose pages QR codes point to.
     pub frontend: FrontendUrl,
+    /// The smallest group a survey report shows.
+    pub survey_min_group: usize,
 }
 
 impl Default for Settings {
@@ -78,6 +80,7 @@ impl Default for Settings {
             limits: Limits::default(),
             trusted_proxies: Vec::new(),
             frontend: FrontendUrl::new("http://127.0.0.1:8080"),
+            survey_min_group: 5,
         }
     }
 }

@@ -146,6 +146,8 @@ string_enum!(
         VerifyEmail = "verify_email",
         VolunteerApproved = "volunteer_approved",
         Notice = "notice",
+        SurveyInvitation = "survey_invitation",
+        SurveyReminder = "survey_reminder",
     }
 );
 
@@ -159,6 +161,7 @@ string_enum!(
         Community = "community",
         EmailChallenge = "email_challenge",
         Notice = "notice",
+        SurveyInvitation = "survey_invitation",
     }
 );
 
@@ -292,5 +295,52 @@ string_enum!(
         Sent = "sent",
         /// Cancelled before it had gone out; mails not yet sent were skipped.
         Cancelled = "cancelled",
+    }
+);
+
+string_enum!(
+    /// Who a survey asks.
+    SurveyAudience {
+        /// Everyone in the community.
+        Residents = "residents",
+        /// Residents whose nationality is not the community's country.
+        ForeignResidents = "foreign_residents",
+        /// People marked as volunteers.
+        Volunteers = "volunteers",
+        /// People who checked in at the event `audience_event_id`.
+        EventAttendees = "event_attendees",
+    }
+);
+
+string_enum!(
+    /// Where a survey stands. An open survey takes answers from `opens_at` until
+    /// `closes_at`, and reads `closed` after it.
+    SurveyState {
+        /// Being written; its questions may change.
+        Draft = "draft",
+        /// Questions frozen; invitations go out at `opens_at`.
+        Open = "open",
+        Closed = "closed",
+    }
+);
+
+string_enum!(
+    /// What a survey question asks for.
+    QuestionKind {
+        /// 1 to 5.
+        Rating = "rating",
+        SingleChoice = "single_choice",
+        MultipleChoice = "multiple_choice",
+        Text = "text",
+    }
+);
+
+string_enum!(
+    /// How a survey response was collected.
+    ResponseMode {
+        /// By the person, through their one-time link.
+        Link = "link",
+        /// By a social worker, door to door or on the phone.
+        Interview = "interview",
     }
 );

@@ -37,6 +37,7 @@ pub struct Model {
     pub notify_birthday: bool,
     pub notify_feedback: bool,
     pub notify_notices: bool,
+    pub notify_surveys: bool,
     /// Set once the person's data was erased; the row stays so totals stay right.
     pub erased_at: Option<DateTimeUtc>,
     /// SHA-256 of the secret in the person's calendar feed URL; empty when revoked.

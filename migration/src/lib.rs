@@ -14,6 +14,7 @@ mod m20261128_000007_webhooks;
 mod m20261128_000008_self_service;
 mod m20261128_000009_imports;
 mod m20261204_000010_notices;
+mod m20261204_000011_surveys;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_self_service::Migration),
             Box::new(m20261128_000009_imports::Migration),
             Box::new(m20261204_000010_notices::Migration),
+            Box::new(m20261204_000011_surveys::Migration),
         ]
     }
 }

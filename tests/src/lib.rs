@@ -554,7 +554,7 @@ impl TestApp {
             welcome_within_days: 14,
             metrics_bind: None,
             frontend_url: None,
-            notice_rate: huashen_worker::notices::DEFAULT_RATE,
+            notice_rate: huashen_worker::bulk::DEFAULT_RATE,
         };
         args.worker(self.db.clone()).expect("a worker")
     }
@@ -626,6 +626,7 @@ pub fn resident(
         notify_birthday: true,
         notify_feedback: true,
         notify_notices: true,
+        notify_surveys: true,
         erased_at: None,
         calendar_token_hash: None,
         status: entities::enums::PersonStatus::Active,

@@ -55,9 +55,9 @@ pub struct MailArgs {
     #[arg(long, env = "HUASHEN_WELCOME_WITHIN_DAYS", default_value_t = 14,
           value_parser = clap::value_parser!(u32).range(1..=365))]
     pub welcome_within_days: u32,
-    /// Notice mails per minute, across every notice and worker: a notice to thousands
-    /// of residents goes out over as many minutes as it takes.
-    #[arg(long, env = "HUASHEN_NOTICE_RATE", default_value_t = crate::notices::DEFAULT_RATE,
+    /// Notice and survey mails per minute, across every notice, survey and worker: a
+    /// notice to thousands of residents goes out over as many minutes as it takes.
+    #[arg(long, env = "HUASHEN_NOTICE_RATE", default_value_t = crate::bulk::DEFAULT_RATE,
           value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub notice_rate: u32,
     /// Also serve `GET /metrics` (Prometheus, no key) on this address, e.g.

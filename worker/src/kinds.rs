@@ -10,6 +10,8 @@ pub fn grace(kind: MailKind) -> Duration {
     match kind {
         MailKind::Welcome | MailKind::FeedbackRequest => Duration::days(7),
         MailKind::CareDue | MailKind::Notice => Duration::days(3),
+        // Worth sending while the survey is open, which the sender checks.
+        MailKind::SurveyInvitation | MailKind::SurveyReminder => Duration::days(30),
         MailKind::Birthday | MailKind::Farewell => Duration::hours(12),
         MailKind::Digest => Duration::hours(4),
         // A code is worth nothing once it has expired.

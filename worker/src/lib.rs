@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 use lettre::message::Mailbox;
 use sea_orm::DatabaseConnection;
 
+pub mod audience;
+pub mod bulk;
 pub mod config;
 pub mod digest;
 pub mod format;
@@ -21,6 +23,7 @@ pub mod markdown;
 pub mod notices;
 pub mod planner;
 pub mod sender;
+pub mod surveys;
 pub mod telemetry;
 pub mod templates;
 pub mod webhooks;
@@ -73,7 +76,7 @@ pub struct MailSettings {
     pub webhook_allowed_hosts: Vec<String>,
     /// The residents' front-end, for links to its pages.
     pub frontend: FrontendUrl,
-    /// Notice mails per minute, across every notice and worker.
+    /// Notice and survey mails per minute, across all of them and every worker.
     pub notice_rate: u32,
 }
 
@@ -91,7 +94,7 @@ impl MailSettings {
             max_attempts: 5,
             webhook_allowed_hosts: Vec::new(),
             frontend: FrontendUrl::new(base),
-            notice_rate: notices::DEFAULT_RATE,
+            notice_rate: bulk::DEFAULT_RATE,
         }
     }
 }

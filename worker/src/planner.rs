@@ -110,7 +110,8 @@ async fn plan_all(
             locales.insert(p.id, mail_locale(&p.locale, default));
         }
     }
-    let mut created = crate::notices::plan(db, settings.notice_rate, now).await?;
+    let mut created = crate::notices::plan(db, settings.notice_rate, now).await?
+        + crate::surveys::plan(db, settings.notice_rate, now).await?;
     for d in due {
         let Some(locale) = locales.get(&d.recipient) else {
             continue;

@@ -18,7 +18,7 @@ use entities::enums::{
 use entities::json::LocalizedText;
 use entities::{
     care_plan, community, email_challenge, event, event_registration, feedback, notice,
-    notification, person, shift, shift_signup, station,
+    notification, person, shift, shift_signup, station, survey, survey_invitation,
 };
 use lettre::message::Mailbox;
 use minijinja::Value;
@@ -321,6 +321,7 @@ async fn decide(
         MailKind::Birthday => !person.notify_birthday,
         MailKind::FeedbackRequest => !person.notify_feedback,
         MailKind::Notice => !person.notify_notices,
+        MailKind::SurveyInvitation | MailKind::SurveyReminder => !person.notify_surveys,
         _ => false,
     };
     if opted_out {
@@ -523,6 +524,39 @@ async fn decide(
                     Value::from_safe_string(crate::markdown::to_html(&body)),
                 ),
                 ("body", body.into()),
+            ])
+        }
+        MailKind::SurveyInvitation | MailKind::SurveyReminder => {
+            let Some(invitation) = survey_invitation::Entity::find_by_id(row.subject_id)
+                .one(db)
+                .await?
+            else {
+                return Ok(Decision::Skip("the invitation no longer exists".to_owned()));
+            };
+            let survey = survey::Entity::find_by_id(invitation.survey_id)
+                .one(db)
+                .await?
+                .filter(|survey| crate::surveys::answerable(survey, now));
+            let Some(survey) = survey else {
+                return Ok(Decision::Skip("the survey is closed".to_owned()));
+            };
+            if invitation.answered_at.is_some() {
+                return Ok(Decision::Skip("the survey was answered".to_owned()));
+            }
+            let Some(token) = crate::surveys::issue_link(db, kind, &invitation).await? else {
+                return Ok(Decision::Skip("the survey was answered".to_owned()));
+            };
+            let closes_on = survey.closes_at.with_timezone(&reader.zone()).date_naive();
+            let url = worker
+                .settings
+                .frontend
+                .page(&format!("survey-invitations/{token}"));
+            reader.context(vec![
+                ("title", reader.text(&survey.title).into()),
+                ("intro", reader.text(&survey.intro).into()),
+                ("survey_url", url.into()),
+                ("closes_on", date(closes_on, &reader.locale).into()),
+                ("questions", survey.questions.0.len().into()),
             ])
         }
         MailKind::Digest => {

@@ -158,6 +158,19 @@ pub fn sample_context(kind: MailKind) -> Value {
                 ),
             ),
         ],
+        MailKind::SurveyInvitation | MailKind::SurveyReminder => vec![
+            (
+                "title",
+                "2026 居民满意度调查 Resident satisfaction survey".into(),
+            ),
+            ("intro", "Ten minutes, anonymous in the report.".into()),
+            (
+                "survey_url",
+                "https://hsm.example.cn/survey-invitations/abc".into(),
+            ),
+            ("closes_on", "Thursday 31 December 2026".into()),
+            ("questions", 8.into()),
+        ],
         MailKind::Digest => vec![
             ("date", "Saturday 28 November 2026".into()),
             (

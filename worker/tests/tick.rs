@@ -77,6 +77,7 @@ async fn tick_writes_due_mail_to_the_outbox() {
         notify_birthday: true,
         notify_feedback: true,
         notify_notices: true,
+        notify_surveys: true,
         erased_at: None,
         calendar_token_hash: None,
         status: entities::enums::PersonStatus::Active,

@@ -27,6 +27,7 @@ pub mod sessions;
 pub mod shifts;
 pub mod signups;
 pub mod stations;
+pub mod surveys;
 pub mod tables;
 pub mod webhooks;
 
@@ -50,6 +51,8 @@ pub enum Tag {
     Calendars,
     /// News for residents, in their languages.
     Notices,
+    /// Resident satisfaction surveys: invitations by mail, interviews, the report.
+    Surveys,
     /// Events pushed to front-ends.
     Webhooks,
     /// The ledger of mails planned and sent.
@@ -103,6 +106,7 @@ apis!(
         applications::ApplicationsApi,
         imports::ImportsApi,
         notices::NoticesApi,
+        surveys::SurveysApi,
     ),
 );
 

@@ -41,6 +41,8 @@ pub struct NotificationPreferences {
     pub feedback: bool,
     /// Notices organizers send to residents.
     pub notices: bool,
+    /// Invitations to answer satisfaction surveys, and their reminders.
+    pub surveys: bool,
 }
 
 impl Default for NotificationPreferences {
@@ -50,6 +52,7 @@ impl Default for NotificationPreferences {
             birthday_card: true,
             feedback: true,
             notices: true,
+            surveys: true,
         }
     }
 }
@@ -62,6 +65,7 @@ impl From<NotificationPreferencesPatch> for NotificationPreferences {
             birthday_card: given.birthday_card.unwrap_or(all_on.birthday_card),
             feedback: given.feedback.unwrap_or(all_on.feedback),
             notices: given.notices.unwrap_or(all_on.notices),
+            surveys: given.surveys.unwrap_or(all_on.surveys),
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct NotificationPreferencesPatch {
     pub birthday_card: Option<bool>,
     pub feedback: Option<bool>,
     pub notices: Option<bool>,
+    pub surveys: Option<bool>,
 }
 
 /// A resident or volunteer.
@@ -142,6 +147,7 @@ impl From<person::Model> for Person {
                 birthday_card: m.notify_birthday,
                 feedback: m.notify_feedback,
                 notices: m.notify_notices,
+                surveys: m.notify_surveys,
             },
             status: m.status,
             email_verified_at: m.email_verified_at,
@@ -275,6 +281,7 @@ pub(crate) fn new_person(
         notify_birthday: preferences.birthday_card,
         notify_feedback: preferences.feedback,
         notify_notices: preferences.notices,
+        notify_surveys: preferences.surveys,
         erased_at: None,
         calendar_token_hash: None,
         status: PersonStatus::Active,
@@ -398,6 +405,7 @@ pub(crate) async fn change(
         next.notify_birthday = p.birthday_card.unwrap_or(next.notify_birthday);
         next.notify_feedback = p.feedback.unwrap_or(next.notify_feedback);
         next.notify_notices = p.notices.unwrap_or(next.notify_notices);
+        next.notify_surveys = p.surveys.unwrap_or(next.notify_surveys);
     }
     check_person(&mut checks, &next);
     checks.finish()?;
@@ -751,6 +759,7 @@ fn import_row(p: &person::Model) -> Vec<String> {
         p.notify_birthday.to_string(),
         p.notify_feedback.to_string(),
         p.notify_notices.to_string(),
+        p.notify_surveys.to_string(),
     ]
 }
 

@@ -94,7 +94,7 @@ impl Scope {
 
 /// The rows as CSV; the header row (the schema's property names) is there even with
 /// no rows.
-fn csv_text<T: Serialize + ToJSON>(rows: &[T]) -> Result<String> {
+pub(super) fn csv_text<T: Serialize + ToJSON>(rows: &[T]) -> Result<String> {
     let mut registry = Registry::new();
     T::register(&mut registry);
     let columns: Vec<&str> = match T::schema_ref() {

@@ -127,7 +127,7 @@ fn every_operation_has_an_id_a_description_and_its_statuses() {
             );
         }
     }
-    assert_eq!(ids.len(), 101);
+    assert_eq!(ids.len(), 112);
     for problem in spec["components"]["responses"]
         .as_object()
         .unwrap()

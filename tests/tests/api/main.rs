@@ -26,4 +26,5 @@ mod shifts;
 mod signups;
 mod sqlite_writers;
 mod stations;
+mod surveys;
 mod webhooks;

@@ -49,7 +49,7 @@ async fn create_with_community_defaults(backend: Backend) {
     assert_eq!(person["moving_out_on"], Value::Null);
     assert_eq!(
         person["notifications"],
-        json!({"reminders": true, "birthday_card": true, "feedback": true, "notices": true})
+        json!({"reminders": true, "birthday_card": true, "feedback": true, "notices": true, "surveys": true})
     );
 
     let own = app
@@ -344,7 +344,7 @@ async fn patch_and_clear(backend: Backend) {
     assert_eq!(changed.body["moving_out_on"], "2027-06-30");
     assert_eq!(
         changed.body["notifications"],
-        json!({"reminders": true, "birthday_card": false, "feedback": true, "notices": true})
+        json!({"reminders": true, "birthday_card": false, "feedback": true, "notices": true, "surveys": true})
     );
     assert_eq!(changed.header("etag"), Some("\"2\""));
     app.patch(&path, admin, json!({"locale": "de"}), Some("\"1\""))
