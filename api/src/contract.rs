@@ -124,7 +124,11 @@ const PROBLEMS: &[(u16, &str, &str)] = &[
         "RequestTimeout",
         "The request body did not arrive whole in time (`HUASHEN_BODY_TIMEOUT_SECS`).",
     ),
-    (410, "Gone", "The link has expired."),
+    (
+        410,
+        "Gone",
+        "The link has expired, or the survey it leads to has closed.",
+    ),
     (
         412,
         "PreconditionFailed",
@@ -210,7 +214,7 @@ fn error_statuses(method: &str, path: &str, operation: &Value) -> BTreeSet<u16> 
     if method == "patch" {
         statuses.insert(412);
     }
-    if path.contains("{token}") {
+    if path.contains("{token}") || operation["operationId"] == "createSurveyResponse" {
         statuses.insert(410);
     }
     if operation["operationId"] == "verifySignIn" {

@@ -3,15 +3,15 @@
 //! Erasure anonymises rather than deletes, so volunteer hours and attendance totals
 //! stay right: the person's row keeps its id and its sign-ups, but loses every
 //! personal detail; upcoming places are given up (moving the waitlists on),
-//! feedback is detached from them, their keys, sessions, codes and feedback links
-//! stop working and mail still queued for them is skipped. Each export and erasure is audited.
+//! feedback and survey answers are detached from them, their keys, sessions, codes,
+//! feedback and survey links stop working and mail still queued for them is skipped. Each export and erasure is audited.
 
 use chrono::{DateTime, Utc};
 use entities::enums::{NotificationStatus, PersonStatus, RegistrationStatus, SignupStatus};
 use entities::json::TagList;
 use entities::{
     api_key, audit_entry, email_challenge, event, event_registration, feedback, notification,
-    person, shift, shift_signup,
+    person, shift, shift_signup, survey_invitation, survey_response,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -56,6 +56,7 @@ pub struct Holdings {
     pub signups: Vec<(shift_signup::Model, Option<shift::Model>)>,
     pub registrations: Vec<(event_registration::Model, Option<event::Model>)>,
     pub feedback: Vec<feedback::Model>,
+    pub survey_responses: Vec<survey_response::Model>,
     pub notifications: Vec<notification::Model>,
     pub api_keys: Vec<api_key::Model>,
 }
@@ -78,6 +79,10 @@ pub async fn holdings(
             .await?,
         feedback: feedback::Entity::find()
             .filter(feedback::Column::PersonId.eq(id))
+            .all(db)
+            .await?,
+        survey_responses: survey_response::Entity::find()
+            .filter(survey_response::Column::PersonId.eq(id))
             .all(db)
             .await?,
         notifications: notification::Entity::find()
@@ -161,6 +166,22 @@ pub async fn erase(
             Expr::value(Option::<Uuid>::None),
         )
         .filter(feedback::Column::PersonId.eq(person.id))
+        .exec(&txn)
+        .await?;
+    survey_response::Entity::update_many()
+        .col_expr(
+            survey_response::Column::PersonId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            survey_response::Column::InvitationId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(survey_response::Column::PersonId.eq(person.id))
+        .exec(&txn)
+        .await?;
+    survey_invitation::Entity::delete_many()
+        .filter(survey_invitation::Column::PersonId.eq(person.id))
         .exec(&txn)
         .await?;
     api_key::Entity::update_many()

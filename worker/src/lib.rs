@@ -162,3 +162,19 @@ impl Worker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::FrontendUrl;
+
+    #[test]
+    fn frontend_pages_from_a_base_or_a_template() {
+        let base = FrontendUrl::new("https://hsm.example.cn/");
+        assert_eq!(base.page("events/1"), "https://hsm.example.cn/events/1");
+        let hash = FrontendUrl::new("https://hsm.example.cn/#/{path}?from=qr");
+        assert_eq!(
+            hash.page("surveys/2"),
+            "https://hsm.example.cn/#/surveys/2?from=qr"
+        );
+    }
+}

@@ -698,6 +698,7 @@ impl PeopleApi {
                     })
                 })
                 .collect(),
+            survey_responses: held.survey_responses.into_iter().map(Into::into).collect(),
             notifications: held.notifications.into_iter().map(Into::into).collect(),
             api_keys: held.api_keys.into_iter().map(Into::into).collect(),
         }))
@@ -712,6 +713,8 @@ pub struct PersonalDataExport {
     pub signups: Vec<ExportedSignup>,
     pub registrations: Vec<ExportedRegistration>,
     pub feedback: Vec<ExportedFeedback>,
+    /// Their answers to surveys, by link or interview.
+    pub survey_responses: Vec<super::surveys::SurveyResponse>,
     /// Mails planned or sent to the person.
     pub notifications: Vec<super::notifications::Notification>,
     /// Keys acting for the person (their secrets are not kept, so not exported).

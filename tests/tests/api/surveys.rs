@@ -261,6 +261,30 @@ async fn the_demos_foreign_residents_answer_by_link(backend: Backend) {
     .await
     .expect_problem(409);
 
+    // Kim's answer is in Kim's export; erased, the answer stays for the totals,
+    // detached, and the link stops working.
+    let kim_path = format!("/v1/people/{}", kim["id"].as_str().unwrap());
+    let export = app
+        .get(&format!("{kim_path}/export"), admin)
+        .await
+        .expect(200)
+        .body;
+    let kims_answer = export["survey_responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["survey_id"] == json!(survey_id))
+        .expect("the answer in the export");
+    assert_eq!(kims_answer["answers"][0]["rating"], 4);
+    app.delete(&kim_path, admin).await.expect(204);
+    app.get(&link, None).await.expect_problem(404);
+    let report = app
+        .get(&format!("{path}/report"), admin)
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(report["response_count"], 2, "Kim's and Pierre's");
+
     // Closed: links answer 410 and nobody is reminded again.
     app.post(&format!("{path}/close"), admin, json!({}))
         .await
