@@ -1,0 +1,789 @@
+//! `huashen-bench`: measures Huashen against raw baselines doing the same work, side by
+//! side in one run, on SQLite and PostgreSQL, and prints one table. The server is the
+//! real `huashen serve --no-worker` binary in its own process; the baselines are the
+//! same SQL through sqlx with prepared statements, on a pool configured as Huashen's.
+//! Numbers are ratios measured in one run on one machine, never thresholds.
+
+mod load;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use huashen_api::auth::{NewKey, create_key};
+use load::{Run, Stop};
+use sea_orm::sqlx::{self, Row};
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Databases {
+    Sqlite,
+    Postgres,
+    Both,
+}
+
+/// Measures Huashen against raw baselines in one run and prints one table.
+#[derive(clap::Parser)]
+struct Args {
+    /// Which databases to measure.
+    #[arg(long, value_enum, default_value = "both")]
+    db: Databases,
+    /// Client tasks sending at once.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Seconds of each timed run (after a second of warm-up).
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// A run of seconds over little data, to show the tool works (CI); its numbers
+    /// mean nothing.
+    #[arg(long)]
+    smoke: bool,
+    /// The `huashen` binary to measure; by default the one beside this program.
+    #[arg(long, env = "HUASHEN_BIN")]
+    huashen: Option<PathBuf>,
+    /// A PostgreSQL server where the tool creates and drops its own databases.
+    #[arg(
+        long,
+        env = "HUASHEN_BENCH_POSTGRES",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres"
+    )]
+    postgres: String,
+}
+
+/// How much data and load one run uses.
+#[derive(Clone, Copy)]
+struct Sizes {
+    /// Shifts listed by the read path.
+    shifts: usize,
+    /// Shifts signed up for by the write path, and places on each.
+    contested_shifts: usize,
+    places: i32,
+    /// Sign-ups sent (spread evenly over the contested shifts).
+    signups: usize,
+    timed: Duration,
+}
+
+impl Sizes {
+    fn of(args: &Args) -> Self {
+        if args.smoke {
+            Self {
+                shifts: 200,
+                contested_shifts: 10,
+                places: 5,
+                signups: 100,
+                timed: Duration::from_secs(1),
+            }
+        } else {
+            Self {
+                shifts: 10_000,
+                contested_shifts: 100,
+                places: 5,
+                signups: 1_000,
+                timed: Duration::from_secs(args.seconds.max(1)),
+            }
+        }
+    }
+}
+
+/// One line of the table.
+struct Line {
+    path: &'static str,
+    db: &'static str,
+    who: &'static str,
+    run: Run,
+    /// Places taken beyond capacity, or waitlist positions out of order.
+    overbooked: Option<u64>,
+    /// The server's peak resident memory so far, in MB.
+    rss_mb: Option<f64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = <Args as clap::Parser>::parse();
+    let sizes = Sizes::of(&args);
+    let huashen = match &args.huashen {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("the program's folder")?
+            .join("huashen"),
+    };
+    if !huashen.exists() {
+        bail!(
+            "no huashen binary at {} (build it: cargo build --release -p huashen-api)",
+            huashen.display()
+        );
+    }
+    let mut lines = Vec::new();
+    if args.db != Databases::Postgres {
+        lines.extend(measure(&args, sizes, &huashen, "sqlite").await?);
+    }
+    if args.db != Databases::Sqlite {
+        lines.extend(measure(&args, sizes, &huashen, "postgres").await?);
+    }
+    print_table(&args, &lines);
+    Ok(())
+}
+
+/// A fresh database of `kind`, dropped again by `Scratch::drop_now`.
+struct Scratch {
+    url: String,
+    admin: Option<(String, String)>,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary folder, removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Scratch {
+    async fn create(kind: &str, postgres: &str) -> anyhow::Result<Self> {
+        let name = format!("huashen_bench_{}", Uuid::now_v7().simple());
+        if kind == "sqlite" {
+            let dir = std::env::temp_dir().join(&name);
+            std::fs::create_dir_all(&dir)?;
+            return Ok(Self {
+                url: format!("sqlite://{}/bench.db", dir.display()),
+                admin: None,
+                _dir: Some(TempDir(dir)),
+            });
+        }
+        let admin = migration::database::connect(postgres).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await?;
+        let base = postgres.rsplit_once('/').map_or(postgres, |(base, _)| base);
+        Ok(Self {
+            url: format!("{base}/{name}"),
+            admin: Some((postgres.to_owned(), name)),
+            _dir: None,
+        })
+    }
+
+    async fn drop_now(self) -> anyhow::Result<()> {
+        if let Some((url, name)) = &self.admin {
+            let admin = migration::database::connect(url).await?;
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// `huashen serve --no-worker` on a free loopback port.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    async fn start(bin: &PathBuf, database_url: &str) -> anyhow::Result<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let outbox = std::env::temp_dir().join(format!("huashen-bench-outbox-{port}"));
+        let child = Command::new(bin)
+            .args(["serve", "--no-worker"])
+            .env("DATABASE_URL", database_url)
+            .env("HUASHEN_BIND", format!("127.0.0.1:{port}"))
+            .env("HUASHEN_OUTBOX_DIR", outbox)
+            .env("RUST_LOG", "warn")
+            // The load comes from one key and one address, far above any real client.
+            .env("HUASHEN_RATE_PER_KEY", "1000000")
+            .env("HUASHEN_BURST_PER_KEY", "1000000")
+            .env("HUASHEN_RATE_PER_IP", "1000000")
+            .env("HUASHEN_BURST_PER_IP", "1000000")
+            .stdout(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let server = Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        };
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if let Ok(r) = client
+                .get(format!("{}/health/ready", server.url))
+                .send()
+                .await
+                && r.status().is_success()
+            {
+                return Ok(server);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not become ready")
+    }
+
+    /// The peak resident memory of the server process so far, in MB.
+    fn peak_rss_mb(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+
+    fn stop(mut self) {
+        // SIGTERM would be kinder, but the run is over and nothing is in flight.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A client of the server with the admin key.
+#[derive(Clone)]
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+impl Client {
+    async fn post(&self, path: &str, body: Value) -> anyhow::Result<Value> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .json(&body)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            bail!("POST {path}: {status} {body}");
+        }
+        Ok(body)
+    }
+}
+
+fn id(body: &Value) -> anyhow::Result<Uuid> {
+    Ok(body["id"].as_str().context("an id")?.parse()?)
+}
+
+/// What the runs work on.
+struct Data {
+    community: Uuid,
+    /// The read path lists shifts from here on.
+    from: DateTime<Utc>,
+    /// The write path's shifts: Huashen's, then the baseline's.
+    contested: Vec<Uuid>,
+    baseline_contested: Vec<Uuid>,
+    volunteers: Vec<Uuid>,
+}
+
+/// A community with a station, its shifts and volunteers, created through the API.
+async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Result<Data> {
+    let community = id(&client
+        .post(
+            "/v1/communities",
+            json!({"slug": "bench", "name": {"zh-CN": "花神庙社区", "en": "Huashenmiao"},
+                   "time_zone": "Asia/Shanghai", "default_locale": "zh-CN"}),
+        )
+        .await?)?;
+    let station = id(&client
+        .post(
+            "/v1/stations",
+            json!({"community_id": community, "kind": "english_corner",
+                   "name": {"zh-CN": "英语角", "en": "English Corner"}}),
+        )
+        .await?)?;
+    let from = Utc::now() + chrono::Duration::hours(1);
+    let total = sizes.shifts + 2 * sizes.contested_shifts;
+    let created = Arc::new(std::sync::Mutex::new(vec![Uuid::nil(); total]));
+    let (c, sink) = (client.clone(), created.clone());
+    let places = sizes.places;
+    let listed = sizes.shifts as u64;
+    let run = load::run(concurrency, Stop::Count(total as u64), move |i| {
+        let (client, sink) = (c.clone(), sink.clone());
+        async move {
+            // Listed shifts every half hour; contested ones, far ahead, an hour apart.
+            let starts_at = if i < listed {
+                from + chrono::Duration::minutes(30 * i as i64)
+            } else {
+                from + chrono::Duration::days(400) + chrono::Duration::hours(i as i64)
+            };
+            let body = json!({"station_id": station, "starts_at": starts_at,
+                "ends_at": starts_at + chrono::Duration::minutes(25),
+                "capacity": if i < listed { 10 } else { places }});
+            match client.post("/v1/shifts", body).await.and_then(|b| id(&b)) {
+                Ok(shift) => {
+                    sink.lock().expect("not poisoned")[i as usize] = shift;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    if run.errors > 0 {
+        bail!("{} shifts could not be created", run.errors);
+    }
+    let shifts = created.lock().expect("not poisoned").clone();
+    let contested = shifts[sizes.shifts..sizes.shifts + sizes.contested_shifts].to_vec();
+    let baseline_contested = shifts[sizes.shifts + sizes.contested_shifts..].to_vec();
+
+    let people = Arc::new(std::sync::Mutex::new(vec![Uuid::nil(); sizes.signups]));
+    let (c, sink) = (client.clone(), people.clone());
+    let run = load::run(concurrency, Stop::Count(sizes.signups as u64), move |i| {
+        let (client, sink) = (c.clone(), sink.clone());
+        async move {
+            let body = json!({"community_id": community, "full_name": format!("Volunteer {i}"),
+                "email": format!("volunteer{i}@bench.example.cn"), "nationality": "CN",
+                "is_volunteer": true});
+            match client.post("/v1/people", body).await.and_then(|b| id(&b)) {
+                Ok(person) => {
+                    sink.lock().expect("not poisoned")[i as usize] = person;
+                    true
+                }
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    if run.errors > 0 {
+        bail!("{} volunteers could not be created", run.errors);
+    }
+    let volunteers = people.lock().expect("not poisoned").clone();
+    Ok(Data {
+        community,
+        from,
+        contested,
+        baseline_contested,
+        volunteers,
+    })
+}
+
+/// Every path against its baseline on one database.
+async fn measure(
+    args: &Args,
+    sizes: Sizes,
+    huashen: &PathBuf,
+    kind: &'static str,
+) -> anyhow::Result<Vec<Line>> {
+    eprintln!("{kind}: seeding");
+    let scratch = Scratch::create(kind, &args.postgres).await?;
+    let db = migration::database::connect_and_migrate(&scratch.url).await?;
+    let (_, key) = create_key(
+        &db,
+        NewKey {
+            name: "bench".to_owned(),
+            role: entities::enums::Role::Admin,
+            community_id: None,
+            person_id: None,
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("creating the key: {e}"))?;
+    let server = Server::start(huashen, &scratch.url).await?;
+    let client = Client {
+        http: reqwest::Client::new(),
+        base: server.url.clone(),
+        key: key.clone(),
+    };
+    let data = seed(&client, sizes, args.concurrency).await?;
+    let mut lines = Vec::new();
+
+    eprintln!("{kind}: list shifts");
+    let list = format!(
+        "/v1/shifts?community_id={}&from={}&limit=50",
+        data.community,
+        data.from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let (c, path) = (client.clone(), list.clone());
+    let read = move |_| {
+        let (client, path) = (c.clone(), path.clone());
+        async move {
+            match client
+                .http
+                .get(format!("{}{path}", client.base))
+                .bearer_auth(&client.key)
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                _ => false,
+            }
+        }
+    };
+    load::run(
+        args.concurrency,
+        Stop::After(Duration::from_secs(1)),
+        read.clone(),
+    )
+    .await;
+    let ours = load::run(args.concurrency, Stop::After(sizes.timed), read).await;
+    lines.push(Line {
+        path: "list shifts",
+        db: kind,
+        who: "huashen",
+        run: ours,
+        overbooked: None,
+        rss_mb: server.peak_rss_mb(),
+    });
+    let raw = baseline::Reads::new(&db, &key, data.community, data.from);
+    let r = raw.clone();
+    load::run(
+        args.concurrency,
+        Stop::After(Duration::from_secs(1)),
+        move |_| {
+            let r = r.clone();
+            async move { r.once().await }
+        },
+    )
+    .await;
+    let r = raw.clone();
+    let theirs = load::run(args.concurrency, Stop::After(sizes.timed), move |_| {
+        let r = r.clone();
+        async move { r.once().await }
+    })
+    .await;
+    lines.push(Line {
+        path: "list shifts",
+        db: kind,
+        who: "raw sqlx",
+        run: theirs,
+        overbooked: None,
+        rss_mb: None,
+    });
+
+    eprintln!("{kind}: contested sign-ups");
+    let (c, shifts, people) = (
+        client.clone(),
+        Arc::new(data.contested.clone()),
+        Arc::new(data.volunteers.clone()),
+    );
+    let ours = load::run(
+        args.concurrency,
+        Stop::Count(sizes.signups as u64),
+        move |i| {
+            let (client, shifts, people) = (c.clone(), shifts.clone(), people.clone());
+            async move {
+                let shift = shifts[i as usize % shifts.len()];
+                let person = people[i as usize];
+                client
+                    .post(
+                        &format!("/v1/shifts/{shift}/signups"),
+                        json!({"person_id": person}),
+                    )
+                    .await
+                    .is_ok()
+            }
+        },
+    )
+    .await;
+    let overbooked = baseline::overbooked(&db, &data.contested).await?;
+    lines.push(Line {
+        path: "contested sign-ups",
+        db: kind,
+        who: "huashen",
+        run: ours,
+        overbooked: Some(overbooked),
+        rss_mb: server.peak_rss_mb(),
+    });
+    let writes = baseline::Writes::new(&db);
+    let (shifts, people) = (
+        Arc::new(data.baseline_contested.clone()),
+        Arc::new(data.volunteers.clone()),
+    );
+    let theirs = load::run(
+        args.concurrency,
+        Stop::Count(sizes.signups as u64),
+        move |i| {
+            let (w, shifts, people) = (writes.clone(), shifts.clone(), people.clone());
+            async move {
+                w.sign_up(shifts[i as usize % shifts.len()], people[i as usize])
+                    .await
+            }
+        },
+    )
+    .await;
+    let overbooked = baseline::overbooked(&db, &data.baseline_contested).await?;
+    lines.push(Line {
+        path: "contested sign-ups",
+        db: kind,
+        who: "raw sqlx",
+        run: theirs,
+        overbooked: Some(overbooked),
+        rss_mb: None,
+    });
+
+    server.stop();
+    db.close().await?;
+    scratch.drop_now().await?;
+    Ok(lines)
+}
+
+mod baseline {
+    //! The same work as Huashen's, as bare SQL on the pool Huashen would use.
+
+    use super::*;
+
+    /// A pool of either kind.
+    #[derive(Clone)]
+    pub enum Pool {
+        Sqlite(sqlx::SqlitePool),
+        Postgres(sqlx::PgPool),
+    }
+
+    impl Pool {
+        fn of(db: &DatabaseConnection) -> Self {
+            match db.get_database_backend() {
+                sea_orm::DbBackend::Sqlite => Self::Sqlite(db.get_sqlite_connection_pool().clone()),
+                _ => Self::Postgres(db.get_postgres_connection_pool().clone()),
+            }
+        }
+    }
+
+    const KEY: &str = "SELECT id, role, community_id, person_id, expires_at FROM api_keys \
+        WHERE secret_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";
+    const LIST: &str = "SELECT * FROM shifts WHERE community_id = $1 AND starts_at >= $2 \
+        ORDER BY starts_at, id LIMIT 51";
+
+    /// The read path: the key lookup and the page of shifts.
+    #[derive(Clone)]
+    pub struct Reads {
+        pool: Pool,
+        hash: String,
+        community: Uuid,
+        from: DateTime<Utc>,
+    }
+
+    impl Reads {
+        pub fn new(
+            db: &DatabaseConnection,
+            key: &str,
+            community: Uuid,
+            from: DateTime<Utc>,
+        ) -> Self {
+            Self {
+                pool: Pool::of(db),
+                hash: entities::token::hash_token(key),
+                community,
+                from,
+            }
+        }
+
+        pub async fn once(&self) -> bool {
+            let now = Utc::now();
+            match &self.pool {
+                Pool::Postgres(pool) => {
+                    let key = sqlx::query(KEY)
+                        .bind(&self.hash)
+                        .bind(now)
+                        .fetch_optional(pool)
+                        .await;
+                    let rows = sqlx::query(LIST)
+                        .bind(self.community)
+                        .bind(self.from)
+                        .fetch_all(pool)
+                        .await;
+                    matches!(key, Ok(Some(_))) && rows.is_ok_and(|r| r.len() == 51)
+                }
+                Pool::Sqlite(pool) => {
+                    let key = sqlx::query(KEY)
+                        .bind(&self.hash)
+                        .bind(now)
+                        .fetch_optional(pool)
+                        .await;
+                    let rows = sqlx::query(LIST)
+                        .bind(self.community)
+                        .bind(self.from)
+                        .fetch_all(pool)
+                        .await;
+                    matches!(key, Ok(Some(_))) && rows.is_ok_and(|r| r.len() == 51)
+                }
+            }
+        }
+    }
+
+    /// The write path's minimal transaction: lock the shift, count, insert, update the
+    /// counter.
+    #[derive(Clone)]
+    pub struct Writes {
+        pool: Pool,
+    }
+
+    const LOCK_PG: &str =
+        "SELECT capacity, confirmed_count, waitlist_count FROM shifts WHERE id = $1 FOR UPDATE";
+    const LOCK_SQLITE: &str =
+        "SELECT capacity, confirmed_count, waitlist_count FROM shifts WHERE id = $1";
+    const INSERT: &str = "INSERT INTO shift_signups (id, shift_id, person_id, status, \
+        waitlist_position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)";
+    const COUNT: &str = "UPDATE shifts SET confirmed_count = $2, waitlist_count = $3, updated_at = $4 WHERE id = $1";
+
+    /// Where a new sign-up lands given the shift's counters.
+    fn place(
+        capacity: i32,
+        confirmed: i32,
+        waitlisted: i32,
+    ) -> (&'static str, Option<i32>, i32, i32) {
+        if confirmed < capacity {
+            ("confirmed", None, confirmed + 1, waitlisted)
+        } else {
+            (
+                "waitlisted",
+                Some(waitlisted + 1),
+                confirmed,
+                waitlisted + 1,
+            )
+        }
+    }
+
+    impl Writes {
+        pub fn new(db: &DatabaseConnection) -> Self {
+            Self { pool: Pool::of(db) }
+        }
+
+        pub async fn sign_up(&self, shift: Uuid, person: Uuid) -> bool {
+            let now = Utc::now();
+            let result: Result<(), sqlx::Error> = async {
+                match &self.pool {
+                    Pool::Postgres(pool) => {
+                        let mut tx = pool.begin().await?;
+                        let row = sqlx::query(LOCK_PG).bind(shift).fetch_one(&mut *tx).await?;
+                        let (status, position, confirmed, waitlisted) =
+                            place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                        sqlx::query(INSERT)
+                            .bind(Uuid::now_v7())
+                            .bind(shift)
+                            .bind(person)
+                            .bind(status)
+                            .bind(position)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(COUNT)
+                            .bind(shift)
+                            .bind(confirmed)
+                            .bind(waitlisted)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await
+                    }
+                    Pool::Sqlite(pool) => {
+                        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                        let row = sqlx::query(LOCK_SQLITE)
+                            .bind(shift)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        let (status, position, confirmed, waitlisted) =
+                            place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                        sqlx::query(INSERT)
+                            .bind(Uuid::now_v7())
+                            .bind(shift)
+                            .bind(person)
+                            .bind(status)
+                            .bind(position)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(COUNT)
+                            .bind(shift)
+                            .bind(confirmed)
+                            .bind(waitlisted)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await
+                    }
+                }
+            }
+            .await;
+            result.is_ok()
+        }
+    }
+
+    /// Places taken beyond capacity, counters that disagree with the sign-ups, and
+    /// waitlist positions that are not 1, 2, 3…, over `shifts`.
+    pub async fn overbooked(db: &DatabaseConnection, shifts: &[Uuid]) -> anyhow::Result<u64> {
+        use entities::enums::SignupStatus;
+        use entities::{shift, shift_signup};
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let mut wrong = 0;
+        for id in shifts {
+            let shift = shift::Entity::find_by_id(*id)
+                .one(db)
+                .await?
+                .context("a shift")?;
+            let signups = shift_signup::Entity::find()
+                .filter(shift_signup::Column::ShiftId.eq(*id))
+                .all(db)
+                .await?;
+            let confirmed = signups
+                .iter()
+                .filter(|s| s.status == SignupStatus::Confirmed)
+                .count();
+            let mut positions: Vec<i32> = signups
+                .iter()
+                .filter(|s| s.status == SignupStatus::Waitlisted)
+                .filter_map(|s| s.waitlist_position)
+                .collect();
+            positions.sort_unstable();
+            wrong += confirmed.saturating_sub(shift.capacity as usize) as u64;
+            wrong += u64::from(confirmed != shift.confirmed_count as usize);
+            wrong += u64::from(positions != (1..=positions.len() as i32).collect::<Vec<_>>());
+            wrong += u64::from(positions.len() != shift.waitlist_count as usize);
+        }
+        Ok(wrong)
+    }
+}
+
+fn print_table(args: &Args, lines: &[Line]) {
+    println!(
+        "\nhuashen-bench: concurrency {}, {}{}\n",
+        args.concurrency,
+        if args.smoke {
+            "smoke run (numbers mean nothing)"
+        } else {
+            "full run"
+        },
+        match std::fs::read_to_string("/proc/cpuinfo") {
+            Ok(info) => format!(
+                ", {} CPUs",
+                info.lines().filter(|l| l.starts_with("processor")).count()
+            ),
+            Err(_) => String::new(),
+        }
+    );
+    println!(
+        "| path | db | who | ops/s | p50 ms | p99 ms | max ms | errors | overbooked | ratio | server peak RSS MB |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for line in lines {
+        let baseline = lines
+            .iter()
+            .find(|l| l.path == line.path && l.db == line.db && l.who != "huashen");
+        let ratio = match baseline {
+            Some(b) if line.who == "huashen" => {
+                format!("{:.2}", line.run.per_second() / b.run.per_second())
+            }
+            _ => String::new(),
+        };
+        println!(
+            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} |",
+            line.path,
+            line.db,
+            line.who,
+            line.run.per_second(),
+            line.run.millis(0.5),
+            line.run.millis(0.99),
+            line.run.max_millis(),
+            line.run.errors,
+            line.overbooked.map_or(String::new(), |o| o.to_string()),
+            ratio,
+            line.rss_mb.map_or(String::new(), |m| format!("{m:.0}")),
+        );
+    }
+}
