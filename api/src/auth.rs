@@ -5,6 +5,10 @@
 //! only for its own person). A session key is the same kind of key, made when a
 //! person signs in by email: bound to that person, and expiring.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration as StdDuration, Instant};
+
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::Role;
 use entities::token;
@@ -129,12 +133,74 @@ impl OptionalApiKey {
 }
 
 /// The live (neither revoked nor expired) key whose secret is `secret`.
-pub async fn find_key(
+/// How long a key found in the database is trusted without looking again: a key
+/// revoked through another process stops working within this many seconds; one revoked
+/// through this process, at once.
+pub const KEY_CACHE_SECONDS: u64 = 5;
+/// Keys remembered at most; past that the stale ones go, then all.
+const KEY_CACHE_ENTRIES: usize = 10_000;
+
+/// Live keys recently found, by the hash of their secret, so that most requests need
+/// no lookup of their key. Wrong keys are not remembered.
+#[derive(Default)]
+pub struct KeyCache {
+    entries: Mutex<HashMap<String, (api_key::Model, Instant)>>,
+}
+
+impl KeyCache {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (api_key::Model, Instant)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The live key whose secret is `secret`.
+    pub async fn find(
+        &self,
+        db: &impl ConnectionTrait,
+        secret: &str,
+    ) -> Result<Option<api_key::Model>, ApiError> {
+        let hash = token::hash_token(secret);
+        let fresh = StdDuration::from_secs(KEY_CACHE_SECONDS);
+        let remembered = self
+            .entries()
+            .get(&hash)
+            .filter(|(key, at)| at.elapsed() < fresh && key.expires_at.is_none_or(|e| e > now()))
+            .map(|(key, _)| key.clone());
+        if remembered.is_some() {
+            return Ok(remembered);
+        }
+        let found = find_key_by_hash(db, &hash).await?;
+        let mut entries = self.entries();
+        match &found {
+            Some(key) => {
+                if entries.len() >= KEY_CACHE_ENTRIES {
+                    entries.retain(|_, (_, at)| at.elapsed() < fresh);
+                }
+                if entries.len() >= KEY_CACHE_ENTRIES {
+                    entries.clear();
+                }
+                entries.insert(hash, (key.clone(), Instant::now()));
+            }
+            None => {
+                entries.remove(&hash);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Forgets every key: after a revocation, so that it takes effect here at once.
+    pub fn forget_all(&self) {
+        self.entries().clear();
+    }
+}
+
+async fn find_key_by_hash(
     db: &impl ConnectionTrait,
-    secret: &str,
+    hash: &str,
 ) -> Result<Option<api_key::Model>, ApiError> {
     Ok(api_key::Entity::find()
-        .filter(api_key::Column::SecretHash.eq(token::hash_token(secret)))
+        .filter(api_key::Column::SecretHash.eq(hash))
         .filter(api_key::Column::RevokedAt.is_null())
         .filter(
             Condition::any()
@@ -149,7 +215,9 @@ async fn authenticate(req: &Request, bearer: Bearer) -> poem::Result<Caller> {
     let state = req
         .data::<AppState>()
         .expect("AppState is attached to every route");
-    let key = find_key(&state.db, &bearer.token)
+    let key = state
+        .keys
+        .find(&state.db, &bearer.token)
         .await?
         .ok_or(ApiError::Unauthorized)?;
     Ok(Caller {

@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::auth::find_key;
 use crate::error::{ApiError, error_response};
 use crate::state::AppState;
 use crate::time::now;
@@ -78,7 +77,7 @@ impl<E: Endpoint> IdempotencyEndpoint<E> {
             .header("authorization")
             .and_then(|value| value.strip_prefix("Bearer ").map(str::to_owned));
         let caller_key = match token {
-            Some(token) => find_key(&state.db, &token).await?,
+            Some(token) => state.keys.find(&state.db, &token).await?,
             None => None,
         };
         // Without a valid key the handler answers 401; there is nothing to scope by.

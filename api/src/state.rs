@@ -7,6 +7,7 @@ use huashen_worker::FrontendUrl;
 use huashen_worker::jobs::{IMPORT_QUEUE, MailQueue, Queue, RunImport};
 use sea_orm::DatabaseConnection;
 
+use crate::auth::KeyCache;
 use crate::limits::{Limits, RequestLimiter};
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct AppState {
     pub imports: Queue<RunImport>,
     /// Each caller's request rate.
     pub limiter: Arc<RequestLimiter>,
+    /// Keys recently checked.
+    pub keys: Arc<KeyCache>,
 }
 
 impl AppState {
@@ -30,6 +33,7 @@ impl AppState {
             db,
             settings: Arc::new(settings),
             limiter: Arc::default(),
+            keys: Arc::default(),
         })
     }
 }

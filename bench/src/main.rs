@@ -392,6 +392,9 @@ async fn measure(
         key: key.clone(),
     };
     let data = seed(&client, sizes, args.concurrency).await?;
+    // Statistics, as a database in use has them: without, PostgreSQL plans a page of
+    // shifts by sorting them all.
+    db.execute_unprepared("ANALYZE").await?;
     let mut lines = Vec::new();
 
     eprintln!("{kind}: list shifts");
@@ -576,33 +579,28 @@ mod baseline {
 
         pub async fn once(&self) -> bool {
             let now = Utc::now();
+            // One connection for both statements, as a request would hold it.
+            macro_rules! on_one_connection {
+                ($pool:expr) => {{
+                    let Ok(mut conn) = $pool.acquire().await else {
+                        return false;
+                    };
+                    let key = sqlx::query(KEY)
+                        .bind(&self.hash)
+                        .bind(now)
+                        .fetch_optional(&mut *conn)
+                        .await;
+                    let rows = sqlx::query(LIST)
+                        .bind(self.community)
+                        .bind(self.from)
+                        .fetch_all(&mut *conn)
+                        .await;
+                    matches!(key, Ok(Some(_))) && rows.is_ok_and(|r| r.len() == 51)
+                }};
+            }
             match &self.pool {
-                Pool::Postgres(pool) => {
-                    let key = sqlx::query(KEY)
-                        .bind(&self.hash)
-                        .bind(now)
-                        .fetch_optional(pool)
-                        .await;
-                    let rows = sqlx::query(LIST)
-                        .bind(self.community)
-                        .bind(self.from)
-                        .fetch_all(pool)
-                        .await;
-                    matches!(key, Ok(Some(_))) && rows.is_ok_and(|r| r.len() == 51)
-                }
-                Pool::Sqlite(pool) => {
-                    let key = sqlx::query(KEY)
-                        .bind(&self.hash)
-                        .bind(now)
-                        .fetch_optional(pool)
-                        .await;
-                    let rows = sqlx::query(LIST)
-                        .bind(self.community)
-                        .bind(self.from)
-                        .fetch_all(pool)
-                        .await;
-                    matches!(key, Ok(Some(_))) && rows.is_ok_and(|r| r.len() == 51)
-                }
+                Pool::Postgres(pool) => on_one_connection!(pool),
+                Pool::Sqlite(pool) => on_one_connection!(pool),
             }
         }
     }

@@ -164,7 +164,8 @@ impl ApiKeysApi {
         )))
     }
 
-    /// Revoke a key; it stops working at once.
+    /// Revoke a key; it stops working at once on this server, and within
+    /// `KEY_CACHE_SECONDS` (5) on other replicas of the deployment.
     #[oai(path = "/:id", method = "delete", operation_id = "revokeApiKey")]
     async fn revoke(
         &self,
@@ -181,6 +182,7 @@ impl ApiKeysApi {
             let mut active = key.into_active_model();
             active.revoked_at = Set(Some(now()));
             active.update(&state.db).await?;
+            state.keys.forget_all();
         }
         Ok(Deleted::NoContent)
     }

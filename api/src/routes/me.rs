@@ -185,6 +185,8 @@ impl MeApi {
         }
         let lead = state.settings.self_cancel_lead;
         personal_data::erase(&state.db, &caller, person, now(), lead).await?;
+        // The person's keys, this one among them, were revoked.
+        state.keys.forget_all();
         Ok(Deleted::NoContent)
     }
 

@@ -583,6 +583,8 @@ impl PeopleApi {
         let person = visible(&state, &caller, id.0).await?;
         let lead = state.settings.self_cancel_lead;
         personal_data::erase(&state.db, &caller, person, now(), lead).await?;
+        // The person's keys were revoked.
+        state.keys.forget_all();
         Ok(Deleted::NoContent)
     }
 
@@ -651,6 +653,8 @@ impl PeopleApi {
         }
         let lead = state.settings.self_cancel_lead;
         personal_data::erase(&state.db, &caller, person, now(), lead).await?;
+        // The person's keys were revoked.
+        state.keys.forget_all();
         Ok(Deleted::NoContent)
     }
 

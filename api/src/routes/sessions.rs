@@ -220,6 +220,7 @@ impl SessionsApi {
         let mut active = key.into_active_model();
         active.revoked_at = Set(Some(now()));
         active.update(&state.db).await?;
+        state.keys.forget_all();
         Ok(Deleted::NoContent)
     }
 }

@@ -491,6 +491,12 @@ async fn sessions_expire_and_are_revoked(backend: Backend) {
         .exec(&app.db)
         .await
         .unwrap();
+    // A change made behind this server's back, as another replica's would be, takes
+    // effect once the server stops trusting what it last read of the key.
+    tokio::time::sleep(std::time::Duration::from_secs(
+        huashen_api::auth::KEY_CACHE_SECONDS,
+    ))
+    .await;
     app.get("/v1/me", Some(&key)).await.expect_problem(401);
 
     // An organizer revokes a session like any key.
