@@ -28,7 +28,8 @@ pub struct SurveyReport {
     /// People invited: the survey's audience when it opened.
     pub invited: i64,
     pub response_count: i64,
-    /// Responses ÷ invited (interviews of people not invited count too, so it may pass 1).
+    /// Invited people who answered, by link or interview, ÷ invited; anonymous interviews
+    /// count in `response_count` only.
     pub response_rate: f64,
     pub by_mode: Vec<ModeCount>,
     /// The community's nationality and `foreign`.
@@ -46,6 +47,7 @@ pub struct ModeCount {
 pub struct GroupRate {
     pub group: String,
     pub invited: i64,
+    /// Invited people of the group who answered.
     pub response_count: i64,
     pub response_rate: f64,
 }
@@ -118,8 +120,8 @@ pub struct SurveyReportRow {
 pub struct Inputs<'a> {
     pub survey_id: uuid::Uuid,
     pub questions: &'a [Question],
-    /// The nationality of each person invited.
-    pub invited: &'a [String],
+    /// Each person invited, with their nationality.
+    pub invited: &'a [(uuid::Uuid, String)],
     pub responses: &'a [survey_response::Model],
     /// The community's country: its nationals are not foreign.
     pub country: &'a str,
@@ -283,18 +285,21 @@ impl Inputs<'_> {
     /// The report, with each question's text in the caller's language.
     pub fn report(&self, text: impl Fn(&Question) -> String) -> SurveyReport {
         let responses = self.responses.len();
-        let invited_foreign = self
-            .invited
-            .iter()
-            .filter(|n| self.is_foreign(Some(n)))
-            .count();
-        let answered = |foreign: bool| {
-            self.responses
+        let answered: std::collections::HashSet<uuid::Uuid> =
+            self.responses.iter().filter_map(|r| r.person_id).collect();
+        let rate_of = |group: String, foreign: Option<bool>| {
+            let invited: Vec<_> = self
+                .invited
                 .iter()
-                .filter(|r| {
-                    r.nationality.is_some() && self.is_foreign(r.nationality.as_deref()) == foreign
-                })
-                .count()
+                .filter(|(_, n)| foreign.is_none_or(|f| self.is_foreign(Some(n)) == f))
+                .collect();
+            let responded = invited.iter().filter(|(p, _)| answered.contains(p)).count();
+            GroupRate {
+                group,
+                invited: invited.len() as i64,
+                response_count: responded as i64,
+                response_rate: rate(responded, invited.len()),
+            }
         };
         let nationality_groups = self.nationality_groups();
         let locale_groups = self.locale_groups();
@@ -314,7 +319,7 @@ impl Inputs<'_> {
             min_group_size: self.min_group as i64,
             invited: self.invited.len() as i64,
             response_count: responses as i64,
-            response_rate: rate(responses, self.invited.len()),
+            response_rate: rate_of(String::new(), None).response_rate,
             by_mode: [ResponseMode::Link, ResponseMode::Interview]
                 .into_iter()
                 .map(|mode| ModeCount {
@@ -322,22 +327,10 @@ impl Inputs<'_> {
                     response_count: self.responses.iter().filter(|r| r.mode == mode).count() as i64,
                 })
                 .collect(),
-            by_group: [
-                (
-                    self.country.to_owned(),
-                    self.invited.len() - invited_foreign,
-                    answered(false),
-                ),
-                (FOREIGN.to_owned(), invited_foreign, answered(true)),
-            ]
-            .into_iter()
-            .map(|(group, invited, responses)| GroupRate {
-                group,
-                invited: invited as i64,
-                response_count: responses as i64,
-                response_rate: rate(responses, invited),
-            })
-            .collect(),
+            by_group: vec![
+                rate_of(self.country.to_owned(), Some(false)),
+                rate_of(FOREIGN.to_owned(), Some(true)),
+            ],
             questions: self
                 .questions
                 .iter()

@@ -808,10 +808,11 @@ impl SurveysApi {
             .one(&state.db)
             .await?
             .ok_or_else(|| ApiError::not_found("community"))?;
-        let invited: Vec<String> = survey_invitation::Entity::find()
+        let invited: Vec<(Uuid, String)> = survey_invitation::Entity::find()
             .filter(survey_invitation::Column::SurveyId.eq(survey.id))
             .inner_join(person::Entity)
             .select_only()
+            .column(person::Column::Id)
             .column(person::Column::Nationality)
             .into_tuple()
             .all(&state.db)

@@ -284,6 +284,16 @@ async fn the_demos_foreign_residents_answer_by_link(backend: Backend) {
         .expect(200)
         .body;
     assert_eq!(report["response_count"], 2, "Kim's and Pierre's");
+    // The rate counts the invited who answered: Pierre of the five left once Kim's data
+    // (and invitation) was erased.
+    assert_eq!(
+        report["by_group"],
+        json!([
+            {"group": "CN", "invited": 0, "response_count": 0, "response_rate": 0.0},
+            {"group": "foreign", "invited": 5, "response_count": 1, "response_rate": 0.2},
+        ])
+    );
+    assert_eq!(report["response_rate"], 0.2);
 
     // Closed: links answer 410 and nobody is reminded again.
     app.post(&format!("{path}/close"), admin, json!({}))
