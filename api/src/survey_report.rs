@@ -346,23 +346,31 @@ impl Inputs<'_> {
         }
     }
 
-    /// Free-text answers with the finest nationality group shown that holds their
-    /// writer (`all` when none does); none when too few responded at all.
-    pub fn texts(&self, question: &Question) -> Vec<(String, String)> {
-        if question.kind != QuestionKind::Text || self.responses.len() < self.min_group {
-            return Vec::new();
+    /// Free-text answers by question id, each with the finest nationality group shown
+    /// that holds its writer (`all` when none does); none when too few responded at all.
+    pub fn texts(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        if self.responses.len() < self.min_group {
+            return BTreeMap::new();
         }
+        // Later groups are finer (a nationality after `foreign`), so they label last.
+        let mut labels = vec!["all"; self.responses.len()];
         let groups = self.nationality_groups();
-        (0..self.responses.len())
-            .filter_map(|i| {
-                let text = self.answer(i, question)?.text.clone()?;
-                // Later groups are finer: a nationality after `foreign`.
-                let label = groups
-                    .iter()
-                    .rev()
-                    .find(|g| g.members.contains(&i))
-                    .map_or_else(|| "all".to_owned(), |g| g.label.clone());
-                Some((label, text))
+        for group in &groups {
+            for &i in &group.members {
+                labels[i] = &group.label;
+            }
+        }
+        self.questions
+            .iter()
+            .filter(|q| q.kind == QuestionKind::Text)
+            .map(|q| {
+                let texts = (0..self.responses.len())
+                    .filter_map(|i| {
+                        let text = self.answer(i, q)?.text.clone()?;
+                        Some((labels[i].to_owned(), text))
+                    })
+                    .collect();
+                (q.id.clone(), texts)
             })
             .collect()
     }

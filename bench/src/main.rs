@@ -645,57 +645,39 @@ mod baseline {
 
         pub async fn sign_up(&self, shift: Uuid, person: Uuid) -> bool {
             let now = Utc::now();
+            // The transaction once `$tx` has begun and `$lock` reads the shift's counters.
+            macro_rules! capacity_transaction {
+                ($tx:expr, $lock:expr) => {{
+                    let mut tx = $tx;
+                    let row = sqlx::query($lock).bind(shift).fetch_one(&mut *tx).await?;
+                    let (status, position, confirmed, waitlisted) =
+                        place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    sqlx::query(INSERT)
+                        .bind(Uuid::now_v7())
+                        .bind(shift)
+                        .bind(person)
+                        .bind(status)
+                        .bind(position)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(COUNT)
+                        .bind(shift)
+                        .bind(confirmed)
+                        .bind(waitlisted)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await
+                }};
+            }
             let result: Result<(), sqlx::Error> = async {
                 match &self.pool {
-                    Pool::Postgres(pool) => {
-                        let mut tx = pool.begin().await?;
-                        let row = sqlx::query(LOCK_PG).bind(shift).fetch_one(&mut *tx).await?;
-                        let (status, position, confirmed, waitlisted) =
-                            place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                        sqlx::query(INSERT)
-                            .bind(Uuid::now_v7())
-                            .bind(shift)
-                            .bind(person)
-                            .bind(status)
-                            .bind(position)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(COUNT)
-                            .bind(shift)
-                            .bind(confirmed)
-                            .bind(waitlisted)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await
-                    }
-                    Pool::Sqlite(pool) => {
-                        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-                        let row = sqlx::query(LOCK_SQLITE)
-                            .bind(shift)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        let (status, position, confirmed, waitlisted) =
-                            place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-                        sqlx::query(INSERT)
-                            .bind(Uuid::now_v7())
-                            .bind(shift)
-                            .bind(person)
-                            .bind(status)
-                            .bind(position)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(COUNT)
-                            .bind(shift)
-                            .bind(confirmed)
-                            .bind(waitlisted)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await
-                    }
+                    Pool::Postgres(pool) => capacity_transaction!(pool.begin().await?, LOCK_PG),
+                    Pool::Sqlite(pool) => capacity_transaction!(
+                        pool.begin_with("BEGIN IMMEDIATE").await?,
+                        LOCK_SQLITE
+                    ),
                 }
             }
             .await;

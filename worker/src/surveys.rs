@@ -187,15 +187,12 @@ async fn remind(
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     let days = survey.reminder_after_days.unwrap_or_default();
-    let unanswered = || {
-        survey_invitation::Entity::find()
-            .filter(survey_invitation::Column::SurveyId.eq(survey.id))
-            .filter(survey_invitation::Column::AnsweredAt.is_null())
-            .filter(survey_invitation::Column::RemindedAt.is_null())
-            .filter(survey_invitation::Column::CreatedAt.lte(now - Duration::days(days.into())))
-    };
     let txn = db.begin().await?;
-    let due: Vec<(Uuid, Uuid, String)> = unanswered()
+    let due: Vec<(Uuid, Uuid, String)> = survey_invitation::Entity::find()
+        .filter(survey_invitation::Column::SurveyId.eq(survey.id))
+        .filter(survey_invitation::Column::AnsweredAt.is_null())
+        .filter(survey_invitation::Column::RemindedAt.is_null())
+        .filter(survey_invitation::Column::CreatedAt.lte(now - Duration::days(days.into())))
         .inner_join(person::Entity)
         .order_by_asc(survey_invitation::Column::Id)
         .select_only()

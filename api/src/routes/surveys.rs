@@ -3,7 +3,7 @@
 //! (`/v1/survey-invitations/{token}`); social workers enter interviews; the report
 //! counts what came back without showing any small group.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use entities::enums::{QuestionKind, ResponseMode, SurveyAudience, SurveyState};
@@ -196,37 +196,62 @@ pub enum ResponseCreated {
     Created(Json<SurveyResponse>),
 }
 
-async fn present(db: &impl ConnectionTrait, m: survey::Model) -> Result<(Json<Survey>, String)> {
-    let invited = survey_invitation::Entity::find()
-        .filter(survey_invitation::Column::SurveyId.eq(m.id))
-        .count(db)
+/// How many were invited to and answered each of `surveys`, in one grouped query each.
+async fn counts(db: &impl ConnectionTrait, surveys: &[Uuid]) -> Result<HashMap<Uuid, (i64, i64)>> {
+    let invited: Vec<(Uuid, i64)> = survey_invitation::Entity::find()
+        .select_only()
+        .column(survey_invitation::Column::SurveyId)
+        .expr(survey_invitation::Column::Id.count())
+        .filter(survey_invitation::Column::SurveyId.is_in(surveys.to_vec()))
+        .group_by(survey_invitation::Column::SurveyId)
+        .into_tuple()
+        .all(db)
         .await?;
-    let responses = survey_response::Entity::find()
-        .filter(survey_response::Column::SurveyId.eq(m.id))
-        .count(db)
+    let answered: Vec<(Uuid, i64)> = survey_response::Entity::find()
+        .select_only()
+        .column(survey_response::Column::SurveyId)
+        .expr(survey_response::Column::Id.count())
+        .filter(survey_response::Column::SurveyId.is_in(surveys.to_vec()))
+        .group_by(survey_response::Column::SurveyId)
+        .into_tuple()
+        .all(db)
         .await?;
+    let mut counts = HashMap::new();
+    for (id, n) in invited {
+        counts.entry(id).or_insert((0, 0)).0 = n;
+    }
+    for (id, n) in answered {
+        counts.entry(id).or_insert((0, 0)).1 = n;
+    }
+    Ok(counts)
+}
+
+fn present(m: survey::Model, (invited, response_count): (i64, i64)) -> Survey {
+    Survey {
+        id: m.id,
+        community_id: m.community_id,
+        state: state_at(&m, now()),
+        title: m.title.0,
+        intro: m.intro.0,
+        questions: m.questions.0,
+        audience: m.audience,
+        audience_event_id: m.audience_event_id,
+        opens_at: m.opens_at,
+        closes_at: m.closes_at,
+        reminder_after_days: m.reminder_after_days,
+        invited_at: m.invited_at,
+        invited,
+        response_count,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+/// One survey with its counts and its ETag.
+async fn presented(db: &impl ConnectionTrait, m: survey::Model) -> Result<(Json<Survey>, String)> {
+    let counted = counts(db, &[m.id]).await?.remove(&m.id).unwrap_or_default();
     let tag = etag(m.version);
-    Ok((
-        Json(Survey {
-            id: m.id,
-            community_id: m.community_id,
-            state: state_at(&m, now()),
-            title: m.title.0,
-            intro: m.intro.0,
-            questions: m.questions.0,
-            audience: m.audience,
-            audience_event_id: m.audience_event_id,
-            opens_at: m.opens_at,
-            closes_at: m.closes_at,
-            reminder_after_days: m.reminder_after_days,
-            invited_at: m.invited_at,
-            invited: invited as i64,
-            response_count: responses as i64,
-            created_at: m.created_at,
-            updated_at: m.updated_at,
-        }),
-        tag,
-    ))
+    Ok((Json(present(m, counted)), tag))
 }
 
 async fn managed(state: &AppState, caller: &Caller, id: Uuid) -> Result<survey::Model> {
@@ -535,7 +560,7 @@ impl SurveysApi {
             .reset_all()
             .insert(&state.db)
             .await?;
-        let (body, tag) = present(&state.db, model).await?;
+        let (body, tag) = presented(&state.db, model).await?;
         Ok(Created::Created(body, tag))
     }
 
@@ -561,14 +586,15 @@ impl SurveysApi {
             .by_id(select, survey::Column::Id)
             .all(&state.db)
             .await?;
-        let mut shown = Vec::with_capacity(rows.len());
-        for row in rows {
-            shown.push(present(&state.db, row).await?.0.0);
-        }
+        let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
+        let counts = counts(&state.db, &ids).await?;
         Ok(Json(page.finish(
-            shown,
-            |s| Cursor { at: None, id: s.id },
-            |s| s,
+            rows,
+            |m| Cursor { at: None, id: m.id },
+            |m| {
+                let counted = counts.get(&m.id).copied().unwrap_or_default();
+                present(m, counted)
+            },
         )))
     }
 
@@ -581,7 +607,7 @@ impl SurveysApi {
         id: Path<Uuid>,
     ) -> Result<Fetched<Survey>> {
         let survey = managed(&state, &caller, id.0).await?;
-        let (body, tag) = present(&state.db, survey).await?;
+        let (body, tag) = presented(&state.db, survey).await?;
         Ok(Fetched::Ok(body, tag))
     }
 
@@ -658,7 +684,7 @@ impl SurveysApi {
             current.version,
         )
         .await?;
-        let (body, tag) = present(&state.db, next).await?;
+        let (body, tag) = presented(&state.db, next).await?;
         Ok(Fetched::Ok(body, tag))
     }
 
@@ -838,13 +864,7 @@ impl SurveysApi {
             )
         });
         if tables::wants_csv(accept.0.as_deref()) {
-            let texts = survey
-                .questions
-                .0
-                .iter()
-                .map(|q| (q.id.clone(), inputs.texts(q)))
-                .collect();
-            return Ok(JsonOrCsv::Csv(csv_text(&rows(&report, &texts))?));
+            return Ok(JsonOrCsv::Csv(csv_text(&rows(&report, &inputs.texts()))?));
         }
         Ok(JsonOrCsv::Json(Json(report)))
     }
@@ -1040,7 +1060,7 @@ async fn transition(
         Ok(saved)
     })
     .await?;
-    let (body, tag) = present(&state.db, changed).await?;
+    let (body, tag) = presented(&state.db, changed).await?;
     Ok(Fetched::Ok(body, tag))
 }
 
