@@ -14,9 +14,9 @@ use entities::enums::{ImportState, NotificationStatus};
 use entities::{community, import, import_file, import_row, notification, person};
 use huashen_worker::jobs::{ImportRunner, RunImport};
 use huashen_worker::locale::mail_locale;
-use huashen_worker::planner::{ledger_row, welcome};
+use huashen_worker::planner::{ledger_row, welcome, write_rows};
 use poem_openapi::Object;
-use sea_orm::sea_query::{Expr, OnConflict};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     IntoActiveModel, QueryFilter, Set, TransactionTrait,
@@ -518,7 +518,7 @@ async fn write_chunk(
     }
     if mail == ImportMail::None {
         // A skipped welcome under its dedupe key: the planner never writes another.
-        let skipped: Vec<notification::ActiveModel> = plan
+        let skipped = plan
             .creates
             .iter()
             // Only where a welcome could still come (the window is at most a year).
@@ -533,20 +533,9 @@ async fn write_chunk(
                     skip_reason: Some("imported with mail=none".to_owned()),
                     ..ledger_row(&welcome(p, now), locale, now)
                 }
-                .into_active_model()
-                .reset_all()
             })
             .collect();
-        if !skipped.is_empty() {
-            notification::Entity::insert_many(skipped)
-                .on_conflict(
-                    OnConflict::column(notification::Column::DedupeKey)
-                        .do_nothing()
-                        .to_owned(),
-                )
-                .exec_without_returning(db)
-                .await?;
-        }
+        write_rows(db, skipped).await?;
     }
     for person in plan.updates {
         let id = person.id;

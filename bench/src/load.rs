@@ -28,6 +28,16 @@ pub struct Run {
 }
 
 impl Run {
+    /// A run measured only by its count and time, without latencies.
+    pub fn counted(operations: u64, errors: u64, elapsed: Duration) -> Self {
+        Self {
+            operations,
+            errors,
+            elapsed,
+            latency: histogram(),
+        }
+    }
+
     pub fn per_second(&self) -> f64 {
         self.operations as f64 / self.elapsed.as_secs_f64()
     }

@@ -5,6 +5,8 @@
 //! Numbers are ratios measured in one run on one machine, never thresholds.
 
 mod load;
+mod mail;
+mod plan;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -46,6 +48,12 @@ struct Args {
     /// The `huashen` binary to measure; by default the one beside this program.
     #[arg(long, env = "HUASHEN_BIN")]
     huashen: Option<PathBuf>,
+    /// The `huashen-worker` binary to measure; by default the one beside `huashen`.
+    #[arg(long, env = "HUASHEN_WORKER_BIN")]
+    worker: Option<PathBuf>,
+    /// Mails sent at once, by the worker and by the bare lettre baseline alike.
+    #[arg(long, default_value_t = huashen_worker::DEFAULT_MAIL_CONCURRENCY)]
+    mail_concurrency: usize,
     /// A PostgreSQL server where the tool creates and drops its own databases.
     #[arg(
         long,
@@ -66,6 +74,23 @@ struct Sizes {
     /// Sign-ups sent (spread evenly over the contested shifts).
     signups: usize,
     timed: Duration,
+    /// Welcome letters sent by the mail path.
+    mails: usize,
+    /// Residents the planner goes through.
+    people: usize,
+    /// Shifts starting within the reminder lead, and volunteers signed up for each;
+    /// events likewise, and care plans due today.
+    due_soon: DueSoon,
+}
+
+/// How much falls due besides the residents' own dates.
+#[derive(Clone, Copy)]
+struct DueSoon {
+    shifts: usize,
+    per_shift: usize,
+    events: usize,
+    per_event: usize,
+    care_plans: usize,
 }
 
 impl Sizes {
@@ -77,6 +102,15 @@ impl Sizes {
                 places: 5,
                 signups: 100,
                 timed: Duration::from_secs(1),
+                mails: 200,
+                people: 5_000,
+                due_soon: DueSoon {
+                    shifts: 4,
+                    per_shift: 5,
+                    events: 2,
+                    per_event: 10,
+                    care_plans: 10,
+                },
             }
         } else {
             Self {
@@ -85,6 +119,15 @@ impl Sizes {
                 places: 5,
                 signups: 1_000,
                 timed: Duration::from_secs(args.seconds.max(1)),
+                mails: 10_000,
+                people: 1_000_000,
+                due_soon: DueSoon {
+                    shifts: 40,
+                    per_shift: 5,
+                    events: 4,
+                    per_event: 50,
+                    care_plans: 100,
+                },
             }
         }
     }
@@ -98,6 +141,8 @@ struct Line {
     run: Run,
     /// Places taken beyond capacity, or waitlist positions out of order.
     overbooked: Option<u64>,
+    /// Mails that arrived more than once.
+    duplicates: Option<u64>,
     /// The server's peak resident memory so far, in MB.
     rss_mb: Option<f64>,
 }
@@ -106,7 +151,7 @@ struct Line {
 async fn main() -> anyhow::Result<()> {
     let args = <Args as clap::Parser>::parse();
     let sizes = Sizes::of(&args);
-    let huashen = match &args.huashen {
+    let huashen: PathBuf = match &args.huashen {
         Some(path) => path.clone(),
         None => std::env::current_exe()?
             .parent()
@@ -119,14 +164,69 @@ async fn main() -> anyhow::Result<()> {
             huashen.display()
         );
     }
-    let mut lines = Vec::new();
-    if args.db != Databases::Postgres {
-        lines.extend(measure(&args, sizes, &huashen, "sqlite").await?);
+    let worker = match &args.worker {
+        Some(path) => path.clone(),
+        None => huashen.with_file_name("huashen-worker"),
+    };
+    if !worker.exists() {
+        bail!(
+            "no huashen-worker binary at {} (build it: cargo build --release -p huashen-worker)",
+            worker.display()
+        );
     }
-    if args.db != Databases::Sqlite {
-        lines.extend(measure(&args, sizes, &huashen, "postgres").await?);
+    let bins = Bins { huashen, worker };
+    let (mut lines, mut planners) = (Vec::new(), Vec::new());
+    for (kind, wanted) in [
+        ("sqlite", args.db != Databases::Postgres),
+        ("postgres", args.db != Databases::Sqlite),
+    ] {
+        if wanted {
+            let (more, planner) = measure(&args, sizes, &bins, kind).await?;
+            lines.extend(more);
+            planners.push(planner);
+        }
     }
     print_table(&args, &lines);
+    print_planners(&planners);
+    Ok(())
+}
+
+/// The programs measured.
+struct Bins {
+    huashen: PathBuf,
+    worker: PathBuf,
+}
+
+/// The peak resident memory of process `pid` so far, in MB.
+fn peak_rss_mb(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Inserts residents `numbers` of `community` straight into the database, as
+/// `customize` shapes each, a few hundred rows per statement.
+async fn residents(
+    db: &DatabaseConnection,
+    community: Uuid,
+    numbers: std::ops::Range<usize>,
+    customize: impl Fn(usize, &mut entities::person::Model),
+) -> anyhow::Result<()> {
+    use sea_orm::{EntityTrait, IntoActiveModel, TransactionTrait};
+    let now = Utc::now();
+    let txn = db.begin().await?;
+    for start in numbers.clone().step_by(500) {
+        let rows = (start..numbers.end.min(start + 500)).map(|n| {
+            let mut person = huashen_tests::resident(community, n, now);
+            customize(n, &mut person);
+            person.into_active_model()
+        });
+        entities::person::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await?;
     Ok(())
 }
 
@@ -228,10 +328,7 @@ impl Server {
 
     /// The peak resident memory of the server process so far, in MB.
     fn peak_rss_mb(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb / 1024.0)
+        peak_rss_mb(self.child.id())
     }
 
     fn stop(mut self) {
@@ -276,6 +373,8 @@ struct Data {
     community: Uuid,
     /// The read path lists shifts from here on.
     from: DateTime<Utc>,
+    /// The read path's shifts, in order of start.
+    listed: Vec<Uuid>,
     /// The write path's shifts: Huashen's, then the baseline's.
     contested: Vec<Uuid>,
     baseline_contested: Vec<Uuid>,
@@ -330,6 +429,7 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
         bail!("{} shifts could not be created", run.errors);
     }
     let shifts = created.lock().expect("not poisoned").clone();
+    let listed = shifts[..sizes.shifts].to_vec();
     let contested = shifts[sizes.shifts..sizes.shifts + sizes.contested_shifts].to_vec();
     let baseline_contested = shifts[sizes.shifts + sizes.contested_shifts..].to_vec();
 
@@ -358,6 +458,7 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
     Ok(Data {
         community,
         from,
+        listed,
         contested,
         baseline_contested,
         volunteers,
@@ -368,9 +469,9 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
 async fn measure(
     args: &Args,
     sizes: Sizes,
-    huashen: &PathBuf,
+    bins: &Bins,
     kind: &'static str,
-) -> anyhow::Result<Vec<Line>> {
+) -> anyhow::Result<(Vec<Line>, plan::Planner)> {
     eprintln!("{kind}: seeding");
     let scratch = Scratch::create(kind, &args.postgres).await?;
     let db = migration::database::connect_and_migrate(&scratch.url).await?;
@@ -385,7 +486,7 @@ async fn measure(
     )
     .await
     .map_err(|e| anyhow::anyhow!("creating the key: {e}"))?;
-    let server = Server::start(huashen, &scratch.url).await?;
+    let server = Server::start(&bins.huashen, &scratch.url).await?;
     let client = Client {
         http: reqwest::Client::new(),
         base: server.url.clone(),
@@ -432,6 +533,7 @@ async fn measure(
         who: "huashen",
         run: ours,
         overbooked: None,
+        duplicates: None,
         rss_mb: server.peak_rss_mb(),
     });
     let raw = baseline::Reads::new(&db, &key, data.community, data.from);
@@ -457,6 +559,7 @@ async fn measure(
         who: "raw sqlx",
         run: theirs,
         overbooked: None,
+        duplicates: None,
         rss_mb: None,
     });
 
@@ -492,6 +595,7 @@ async fn measure(
         who: "huashen",
         run: ours,
         overbooked: Some(overbooked),
+        duplicates: None,
         rss_mb: server.peak_rss_mb(),
     });
     let writes = baseline::Writes::new(&db);
@@ -518,13 +622,92 @@ async fn measure(
         who: "raw sqlx",
         run: theirs,
         overbooked: Some(overbooked),
+        duplicates: None,
         rss_mb: None,
     });
 
+    // Nothing else is due yet, so the worker sends only these welcomes.
+    eprintln!("{kind}: mail");
+    lines.extend(
+        mail::measure(
+            &db,
+            &scratch.url,
+            &bins.worker,
+            data.community,
+            sizes.mails,
+            args.mail_concurrency,
+            kind,
+        )
+        .await?,
+    );
+    seed_due_soon(&client, &data, sizes.due_soon).await?;
     server.stop();
+
+    eprintln!("{kind}: planner over {} people", sizes.people);
+    let planner = plan::measure(
+        &db,
+        &scratch.url,
+        &bins.worker,
+        data.community,
+        sizes.mails,
+        sizes.people,
+        kind,
+    )
+    .await?;
     db.close().await?;
     scratch.drop_now().await?;
-    Ok(lines)
+    Ok((lines, planner))
+}
+
+/// Shifts and events starting within the reminder lead with people signed up, and care
+/// plans due today, for the planner to find.
+async fn seed_due_soon(client: &Client, data: &Data, due: DueSoon) -> anyhow::Result<()> {
+    let mut volunteers = data.volunteers.iter();
+    let mut next = || volunteers.next().context("too few volunteers");
+    // The listed shifts start half an hour apart from an hour ahead.
+    for shift in data.listed.iter().take(due.shifts) {
+        for _ in 0..due.per_shift {
+            client
+                .post(
+                    &format!("/v1/shifts/{shift}/signups"),
+                    json!({"person_id": next()?}),
+                )
+                .await?;
+        }
+    }
+    let starts_at = Utc::now() + chrono::Duration::hours(3);
+    for n in 0..due.events {
+        let event = id(&client
+            .post(
+                "/v1/events",
+                json!({"community_id": data.community, "title": {"en": format!("Dumpling night {n}")},
+                       "category": "culture", "starts_at": starts_at,
+                       "ends_at": starts_at + chrono::Duration::hours(2),
+                       "capacity": due.per_event}),
+            )
+            .await?)?;
+        client
+            .post(&format!("/v1/events/{event}/publish"), json!({}))
+            .await?;
+        for _ in 0..due.per_event {
+            client
+                .post(
+                    &format!("/v1/events/{event}/registrations"),
+                    json!({"person_id": next()?}),
+                )
+                .await?;
+        }
+    }
+    for _ in 0..due.care_plans {
+        let (resident, assignee) = (next()?, next()?);
+        client
+            .post(
+                &format!("/v1/people/{resident}/care-plans"),
+                json!({"kind": "call", "every_days": 7, "assignee_id": assignee}),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 mod baseline {
@@ -738,9 +921,9 @@ fn print_table(args: &Args, lines: &[Line]) {
         }
     );
     println!(
-        "| path | db | who | ops/s | p50 ms | p99 ms | max ms | errors | overbooked | ratio | server peak RSS MB |"
+        "| path | db | who | ops/s | p50 ms | p99 ms | max ms | errors | overbooked | duplicates | ratio | peak RSS MB |"
     );
-    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for line in lines {
         let baseline = lines
             .iter()
@@ -751,19 +934,46 @@ fn print_table(args: &Args, lines: &[Line]) {
             }
             _ => String::new(),
         };
+        let millis = |quantile: Option<f64>| match quantile {
+            _ if line.run.latency.is_empty() => String::new(),
+            Some(q) => format!("{:.1}", line.run.millis(q)),
+            None => format!("{:.1}", line.run.max_millis()),
+        };
+        let count = |n: Option<u64>| n.map_or(String::new(), |n| n.to_string());
         println!(
-            "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.1} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} |",
             line.path,
             line.db,
             line.who,
             line.run.per_second(),
-            line.run.millis(0.5),
-            line.run.millis(0.99),
-            line.run.max_millis(),
+            millis(Some(0.5)),
+            millis(Some(0.99)),
+            millis(None),
             line.run.errors,
-            line.overbooked.map_or(String::new(), |o| o.to_string()),
+            count(line.overbooked),
+            count(line.duplicates),
             ratio,
             line.rss_mb.map_or(String::new(), |m| format!("{m:.0}")),
+        );
+    }
+}
+
+fn print_planners(planners: &[plan::Planner]) {
+    println!(
+        "\n| planner | people | rows written | ms | peak RSS MB | again: rows | again: ms | again: peak RSS MB |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for p in planners {
+        println!(
+            "| {} | {} | {} | {:.0} | {:.0} | {} | {:.0} | {:.0} |",
+            p.db,
+            p.people,
+            p.first.rows,
+            p.first.millis,
+            p.first.peak_rss_mb,
+            p.again.rows,
+            p.again.millis,
+            p.again.peak_rss_mb,
         );
     }
 }

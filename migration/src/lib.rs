@@ -15,6 +15,7 @@ mod m20261128_000008_self_service;
 mod m20261128_000009_imports;
 mod m20261204_000010_notices;
 mod m20261204_000011_surveys;
+mod m20261204_000012_planner_indexes;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000009_imports::Migration),
             Box::new(m20261204_000010_notices::Migration),
             Box::new(m20261204_000011_surveys::Migration),
+            Box::new(m20261204_000012_planner_indexes::Migration),
         ]
     }
 }

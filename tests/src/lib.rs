@@ -555,6 +555,7 @@ impl TestApp {
             metrics_bind: None,
             frontend_url: None,
             notice_rate: huashen_worker::bulk::DEFAULT_RATE,
+            mail_concurrency: huashen_worker::DEFAULT_MAIL_CONCURRENCY as u32,
         };
         args.worker(self.db.clone()).expect("a worker")
     }

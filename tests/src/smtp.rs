@@ -145,6 +145,20 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         return;
     }
+    // Acknowledge every segment at once, as a server across a real network does soon
+    // enough: with the kernel's delayed ACK on loopback, a client's last small write of
+    // a message (`.`) would wait 40 ms for the ACK of the body (Nagle).
+    let Some((stream, socket)) = stream
+        .into_std()
+        .and_then(|std| Ok((socket2::Socket::from(std.try_clone()?), std)))
+        .and_then(|(socket, std)| Ok((TcpStream::from_std(std)?, socket)))
+        .ok()
+    else {
+        return;
+    };
+    let ack_at_once = || {
+        let _ = socket.set_tcp_quickack(true);
+    };
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read).lines();
     let mut from = String::new();
@@ -156,7 +170,10 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     {
         return;
     }
-    while let Ok(Some(line)) = lines.next_line().await {
+    while let Ok(Some(line)) = {
+        ack_at_once();
+        lines.next_line().await
+    } {
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
             b"250-localhost\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
@@ -185,7 +202,10 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             }
             shared.lock().unwrap().started += 1;
             let mut data = String::new();
-            while let Ok(Some(line)) = lines.next_line().await {
+            while let Ok(Some(line)) = {
+                ack_at_once();
+                lines.next_line().await
+            } {
                 if line == "." {
                     break;
                 }

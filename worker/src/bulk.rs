@@ -6,14 +6,10 @@
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::NotificationStatus;
 use entities::notification;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::kinds::MailKind;
-use crate::planner::{Due, ledger_row};
+use crate::planner::{Due, ledger_row, write_rows};
 
 /// Bulk mails per minute unless `HUASHEN_NOTICE_RATE` says otherwise.
 pub const DEFAULT_RATE: u32 = 120;
@@ -24,9 +20,6 @@ pub const KINDS: [MailKind; 3] = [
     MailKind::SurveyInvitation,
     MailKind::SurveyReminder,
 ];
-
-/// Rows written per statement.
-const BATCH: usize = 500;
 
 /// The time between two bulk mails.
 pub fn interval(per_minute: u32) -> Duration {
@@ -53,26 +46,13 @@ pub async fn enqueue(
         .flatten();
     let step = interval(per_minute);
     let first = tail.map_or(now, |tail| std::cmp::max(tail + step, now));
-    let rows: Vec<_> = mails
+    let rows = mails
         .into_iter()
         .enumerate()
         .map(|(i, (mut due, locale))| {
             due.due_at = first + step * i as i32;
             ledger_row(&due, &locale, now)
-                .into_active_model()
-                .reset_all()
         })
         .collect();
-    let mut written = 0;
-    for batch in rows.chunks(BATCH) {
-        written += notification::Entity::insert_many(batch.to_vec())
-            .on_conflict(
-                OnConflict::column(notification::Column::DedupeKey)
-                    .do_nothing()
-                    .to_owned(),
-            )
-            .exec_without_returning(db)
-            .await?;
-    }
-    Ok(written)
+    write_rows(db, rows).await
 }

@@ -60,6 +60,10 @@ pub struct MailArgs {
     #[arg(long, env = "HUASHEN_NOTICE_RATE", default_value_t = crate::bulk::DEFAULT_RATE,
           value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub notice_rate: u32,
+    /// Mails sent at once (1–64), each over its own pooled SMTP connection.
+    #[arg(long, env = "HUASHEN_MAIL_CONCURRENCY", default_value_t = crate::DEFAULT_MAIL_CONCURRENCY as u32,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub mail_concurrency: u32,
     /// Also serve `GET /metrics` (Prometheus, no key) on this address, e.g.
     /// `127.0.0.1:9464`; keep it off public interfaces.
     #[arg(long, env = "HUASHEN_METRICS_BIND")]
@@ -111,10 +115,16 @@ impl MailArgs {
         settings.webhook_allowed_hosts = self.webhook_allowed_hosts.clone();
         settings.frontend = self.frontend();
         settings.notice_rate = self.notice_rate;
+        settings.mail_concurrency = self.mail_concurrency as usize;
         let timeout = Duration::from_secs(self.smtp_timeout_secs.max(1));
         Ok(Worker {
             db,
-            mailer: Mailer::new(self.smtp_url.as_deref(), self.outbox_dir.clone(), timeout)?,
+            mailer: Mailer::new(
+                self.smtp_url.as_deref(),
+                self.outbox_dir.clone(),
+                timeout,
+                self.mail_concurrency,
+            )?,
             templates: Arc::new(Templates::load()),
             settings: Arc::new(settings),
             http: reqwest::Client::builder()

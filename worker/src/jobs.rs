@@ -1,13 +1,15 @@
-//! Running the worker continuously on apalis: a cron job plans and dispatches every
-//! minute (and once at start), the `mail` queue delivers one ledger row per job, and
-//! (in `huashen serve`) the `imports` queue runs bulk imports.
+//! Running the worker continuously on apalis: a cron job plans every minute (and once at
+//! start) and wakes the dispatcher, which sends whatever is due, `mail_concurrency` at
+//! a time, until nothing is left, then sleeps until the next row falls due or the next
+//! plan. The `mail` queue takes mail the api wants out at once (a sign-in code), one
+//! ledger row per job, and (in `huashen serve`) the `imports` queue runs bulk imports.
 //!
-//! The queue lives in the same database as everything else (apalis-sqlite or
+//! The queues live in the same database as everything else (apalis-sqlite or
 //! apalis-postgres). A job only names a ledger row; the sender's claim on the row is
-//! what makes delivery happen at most once, so a job pushed twice is harmless, and a
-//! row whose job was lost in a crash is dispatched again by the next planning run.
-//! Retries with backoff are the ledger's business; apalis retries a job only when
-//! the sender itself failed (say, the database was unreachable).
+//! what makes delivery happen at most once, so a job pushed twice, or a row the
+//! dispatcher reaches first, is harmless, and a row whose job was lost in a crash is
+//! sent by the dispatcher. Retries with backoff are the ledger's business; apalis
+//! retries a job only when the sender itself failed (say, the database was unreachable).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -23,9 +25,10 @@ use chrono::Utc;
 use sea_orm::{DatabaseConnection, DbBackend};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, watch};
 use uuid::Uuid;
 
-use crate::{Worker, planner, sender};
+use crate::{Outcome, Worker, planner, sender};
 
 /// The job of the `mail` queue: deliver this ledger row.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -155,25 +158,65 @@ pub type ImportRunner =
 #[derive(Clone)]
 struct Runner {
     worker: Worker,
-    queue: MailQueue,
+    /// Wakes the dispatcher.
+    wake: Arc<Notify>,
 }
 
 async fn on_run_import(job: RunImport, runner: Data<ImportRunner>) -> Result<(), BoxDynError> {
     runner(job.import_id).await.map_err(Into::into)
 }
 
-/// Plans what is due now and queues a job for every row ready to send.
+/// Plans what is due now and wakes the dispatcher to send it.
 async fn plan_and_dispatch(runner: &Runner) -> anyhow::Result<()> {
     let now = Utc::now();
     let planned = planner::plan(&runner.worker.db, runner.worker.plan_settings(), now).await?;
-    let due = sender::due_ids(&runner.worker.db, now, 1000).await?;
-    if planned > 0 || !due.is_empty() {
-        tracing::info!(planned, queued = due.len(), "planned and queued mail");
+    if planned > 0 {
+        tracing::info!(planned, "planned mail");
     }
-    runner.queue.push_mail(due).await?;
+    runner.wake.notify_one();
     crate::webhooks::deliver_due(&runner.worker, now).await?;
     crate::housekeeping::prune(&runner.worker.db, now).await?;
     Ok(())
+}
+
+/// Longest the dispatcher sleeps without being woken: a row can fall due without a
+/// plan (a retry's pause ends), and another worker may have died holding rows.
+const DISPATCH_IDLE: Duration = Duration::from_secs(60);
+
+/// Sends what is due until `stop` turns true; woken by `wake`, by the next row falling
+/// due, or after `DISPATCH_IDLE`.
+async fn dispatch_loop(worker: Worker, wake: Arc<Notify>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = || *stop.borrow();
+        let nap = match sender::dispatch(&worker, Utc::now, stopping).await {
+            Ok(outcomes) => {
+                if !outcomes.is_empty() {
+                    let sent = outcomes.iter().filter(|o| **o == Outcome::Sent).count();
+                    tracing::info!(sent, handled = outcomes.len(), "dispatched mail");
+                }
+                match sender::next_due(&worker.db, Utc::now()).await {
+                    Ok(Some(at)) => (at - Utc::now()).to_std().unwrap_or_default(),
+                    Ok(None) => DISPATCH_IDLE,
+                    Err(err) => {
+                        tracing::warn!(error = %err, "looking for the next mail failed");
+                        POLL
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "dispatching mail failed");
+                POLL
+            }
+        };
+        tokio::select! {
+            () = wake.notified() => {}
+            () = tokio::time::sleep(nap.min(DISPATCH_IDLE)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
 }
 
 async fn on_tick(_tick: Tick, runner: Data<Runner>) -> Result<(), BoxDynError> {
@@ -242,8 +285,10 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let schedule = cron::Schedule::from_str(schedule)
         .map_err(|e| anyhow::anyhow!("plan schedule `{schedule}`: {e}"))?;
+    let queue = MailQueue::mail(&worker.db).await?;
+    let concurrency = worker.settings.mail_concurrency.max(1);
     let runner = Runner {
-        queue: MailQueue::mail(&worker.db).await?,
+        wake: Arc::new(Notify::new()),
         worker,
     };
     let imports = match imports {
@@ -254,19 +299,34 @@ pub async fn run(
         None => None,
     };
     plan_and_dispatch(&runner).await?;
+    let (stop, stopping) = watch::channel(false);
+    let stop = Arc::new(stop);
+    let dispatcher = tokio::spawn(dispatch_loop(
+        runner.worker.clone(),
+        runner.wake.clone(),
+        stopping,
+    ));
     // Names must be unique among live workers on one database.
     let instance = Uuid::now_v7().simple().to_string();
     let mail_name = format!("huashen-mail-{instance}");
     let plan_name = format!("huashen-plan-{instance}");
     let import_name = format!("huashen-import-{instance}");
 
-    let monitor = match &runner.queue {
-        Queue::Sqlite(storage) => {
-            Monitor::new().register(queue_worker!(mail_name, storage, runner, on_send_mail, 4))
-        }
-        Queue::Postgres(storage) => {
-            Monitor::new().register(queue_worker!(mail_name, storage, runner, on_send_mail, 4))
-        }
+    let monitor = match &queue {
+        Queue::Sqlite(storage) => Monitor::new().register(queue_worker!(
+            mail_name,
+            storage,
+            runner,
+            on_send_mail,
+            concurrency
+        )),
+        Queue::Postgres(storage) => Monitor::new().register(queue_worker!(
+            mail_name,
+            storage,
+            runner,
+            on_send_mail,
+            concurrency
+        )),
     };
     // One import at a time per process: each is a long stream of writes.
     let monitor = match &imports {
@@ -302,11 +362,17 @@ pub async fn run(
             true
         })
         .shutdown_timeout(Duration::from_secs(30));
-    monitor
+    let signal = stop.clone();
+    let ran = monitor
         .run_with_signal(async move {
             shutdown.await;
+            let _ = signal.send(true);
             Ok(())
         })
-        .await?;
+        .await;
+    // The dispatcher finishes the mails it has begun.
+    let _ = stop.send(true);
+    dispatcher.await?;
+    ran?;
     Ok(())
 }

@@ -34,6 +34,8 @@ pub use templates::Templates;
 
 /// Seconds a sender's hold on a ledger row lasts unless renewed.
 pub const LEASE_SECS: u64 = 30;
+/// Mails a worker sends at once unless told otherwise.
+pub const DEFAULT_MAIL_CONCURRENCY: usize = 8;
 
 /// Pages of the residents' front-end (`HUASHEN_FRONTEND_URL`): the template with
 /// `{path}` replaced by a page's path such as `events/{id}`, or, without `{path}`, the
@@ -78,6 +80,8 @@ pub struct MailSettings {
     pub frontend: FrontendUrl,
     /// Notice and survey mails per minute, across all of them and every worker.
     pub notice_rate: u32,
+    /// Mails one worker sends at once (and SMTP connections it keeps open).
+    pub mail_concurrency: usize,
 }
 
 impl MailSettings {
@@ -95,6 +99,7 @@ impl MailSettings {
             webhook_allowed_hosts: Vec::new(),
             frontend: FrontendUrl::new(base),
             notice_rate: bulk::DEFAULT_RATE,
+            mail_concurrency: DEFAULT_MAIL_CONCURRENCY,
         }
     }
 }
@@ -133,26 +138,10 @@ impl Worker {
         }
     }
 
-    /// Plans what is due at `now`, then sends every due row, one after another.
+    /// Plans what is due at `now`, then sends every row due at `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> anyhow::Result<TickReport> {
         let planned = planner::plan(&self.db, self.plan_settings(), now).await?;
-        let mut outcomes = Vec::new();
-        loop {
-            let ids = sender::due_ids(&self.db, now, 100).await?;
-            if ids.is_empty() {
-                break;
-            }
-            let before = outcomes.len();
-            for id in ids {
-                let outcome = sender::send_notification(self, id, now).await?;
-                if outcome != Outcome::NotClaimed {
-                    outcomes.push(outcome);
-                }
-            }
-            if outcomes.len() == before {
-                break;
-            }
-        }
+        let outcomes = sender::dispatch(self, || now, || false).await?;
         let webhooks = webhooks::deliver_due(self, now).await?;
         housekeeping::prune(&self.db, now).await?;
         Ok(TickReport {

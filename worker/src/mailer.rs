@@ -37,10 +37,12 @@ impl Mailer {
     /// STARTTLS, `smtps://` for TLS), otherwise `.eml` files in `outbox_dir`.
     ///
     /// `timeout` bounds connecting and each SMTP command; a whole delivery gets three times that.
+    /// Up to `connections` SMTP connections are kept open and used at once.
     pub fn new(
         smtp_url: Option<&str>,
         outbox_dir: PathBuf,
         timeout: Duration,
+        connections: u32,
     ) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) => {
@@ -49,7 +51,7 @@ impl Mailer {
                     .timeout(Some(timeout))
                     .pool_config(
                         PoolConfig::new()
-                            .max_size(4)
+                            .max_size(connections.max(1))
                             .idle_timeout(Duration::from_secs(30)),
                     )
                     .build();

@@ -28,6 +28,8 @@ enum Command {
     Run,
     /// Plan once, send everything due, and exit (for cron and tests).
     Tick,
+    /// Plan once without sending and exit, saying how many mails and how long it took.
+    Plan,
 }
 
 #[tokio::main]
@@ -50,6 +52,17 @@ async fn main() -> anyhow::Result<()> {
                 ));
             }
             jobs::run(worker, &cli.mail.plan_schedule, None, shutdown_signal()).await
+        }
+        Command::Plan => {
+            let started = std::time::Instant::now();
+            let planned =
+                huashen_worker::planner::plan(&worker.db, worker.plan_settings(), Utc::now())
+                    .await?;
+            println!(
+                "planned {planned} in {:.0} ms",
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+            Ok(())
         }
         Command::Tick => {
             let report = worker.tick(Utc::now()).await?;

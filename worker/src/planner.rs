@@ -17,8 +17,8 @@ use entities::{
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -79,48 +79,135 @@ async fn plan_all(
         .into_iter()
         .map(|c| (c.id, c))
         .collect();
-    let mut due = Vec::new();
-    due.extend(welcomes(db, settings, now).await?);
-    due.extend(shift_reminders(db, &communities, now).await?);
-    due.extend(event_reminders(db, &communities, now).await?);
-    due.extend(birthdays(db, now).await?);
-    due.extend(farewells(db, now).await?);
-    due.extend(feedback_requests(db, settings, now).await?);
-    due.extend(promotions(db, now).await?);
-    due.extend(cancellations(db, now).await?);
-    due.extend(care_reminders(db, &communities, now).await?);
-    due.extend(digests(db, &communities, now).await?);
-
-    let recipients: Vec<Uuid> = due
-        .iter()
-        .map(|d| d.recipient)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let mut locales = HashMap::new();
-    for chunk in recipients.chunks(500) {
-        for p in person::Entity::find()
-            .filter(person::Column::Id.is_in(chunk.to_vec()))
-            .all(db)
-            .await?
-        {
-            let default = communities
-                .get(&p.community_id)
-                .map_or("en", |c| c.default_locale.as_str());
-            locales.insert(p.id, mail_locale(&p.locale, default));
-        }
-    }
-    let mut created = crate::notices::plan(db, settings.notice_rate, now).await?
+    let mut ledger = Ledger {
+        db,
+        communities: &communities,
+        now,
+        written: 0,
+    };
+    welcomes(&mut ledger, settings).await?;
+    birthdays(&mut ledger).await?;
+    farewells(&mut ledger).await?;
+    ledger
+        .write(shift_reminders(db, &communities, now).await?)
+        .await?;
+    ledger
+        .write(event_reminders(db, &communities, now).await?)
+        .await?;
+    ledger
+        .write(feedback_requests(db, settings, now).await?)
+        .await?;
+    ledger.write(promotions(db, now).await?).await?;
+    ledger.write(cancellations(db, now).await?).await?;
+    ledger
+        .write(care_reminders(db, &communities, now).await?)
+        .await?;
+    ledger.write(digests(db, &communities, now).await?).await?;
+    let bulk = crate::notices::plan(db, settings.notice_rate, now).await?
         + crate::surveys::plan(db, settings.notice_rate, now).await?;
-    for d in due {
-        let Some(locale) = locales.get(&d.recipient) else {
-            continue;
-        };
-        if enqueue(db, &d, locale, now).await?.is_some() {
-            created += 1;
+    Ok(ledger.written as usize + bulk)
+}
+
+/// Rows the planner reads and writes at a time: memory stays bounded however much is
+/// due, and a page is one statement.
+const PAGE: usize = 500;
+
+/// Where the planner writes: each due mail in its reader's locale, a page at a time.
+struct Ledger<'a> {
+    db: &'a DatabaseConnection,
+    communities: &'a HashMap<Uuid, community::Model>,
+    now: DateTime<Utc>,
+    /// New rows written so far.
+    written: u64,
+}
+
+impl Ledger<'_> {
+    /// Writes a row for each of `due` whose dedupe key is new; a recipient who no longer
+    /// exists gets none.
+    async fn write(&mut self, due: Vec<Due>) -> Result<(), DbErr> {
+        for page in due.chunks(PAGE) {
+            let readers: Vec<(Uuid, String, Uuid)> = person::Entity::find()
+                .select_only()
+                .columns([
+                    person::Column::Id,
+                    person::Column::Locale,
+                    person::Column::CommunityId,
+                ])
+                .filter(person::Column::Id.is_in(page.iter().map(|d| d.recipient)))
+                .into_tuple()
+                .all(self.db)
+                .await?;
+            let locales: HashMap<Uuid, &str> = readers
+                .iter()
+                .map(|(id, locale, community)| {
+                    let default = self
+                        .communities
+                        .get(community)
+                        .map_or("en", |c| c.default_locale.as_str());
+                    (*id, mail_locale(locale, default))
+                })
+                .collect();
+            let rows = page
+                .iter()
+                .filter_map(|d| Some(ledger_row(d, locales.get(&d.recipient)?, self.now)))
+                .collect();
+            self.written += write_rows(self.db, rows).await?;
+        }
+        Ok(())
+    }
+
+    /// Goes through the people matching `filter` a page at a time, in id order, and
+    /// writes what `due` makes of each page.
+    async fn for_people(
+        &mut self,
+        filter: Condition,
+        due: impl Fn(&person::Model) -> Option<Due>,
+    ) -> Result<(), DbErr> {
+        let mut after = None;
+        loop {
+            let mut page = person::Entity::find().filter(filter.clone());
+            if let Some(last) = after {
+                page = page.filter(person::Column::Id.gt(last));
+            }
+            let people = page
+                .order_by_asc(person::Column::Id)
+                .limit(PAGE as u64)
+                .all(self.db)
+                .await?;
+            let Some(last) = people.last() else {
+                return Ok(());
+            };
+            after = Some(last.id);
+            let full = people.len() == PAGE;
+            self.write(people.iter().filter_map(&due).collect()).await?;
+            if !full {
+                return Ok(());
+            }
         }
     }
-    Ok(created)
+}
+
+/// Writes `rows` in statements of a few hundred, leaving out any whose dedupe key
+/// exists; returns how many it wrote.
+pub async fn write_rows(
+    db: &impl ConnectionTrait,
+    rows: Vec<notification::Model>,
+) -> Result<u64, DbErr> {
+    let mut written = 0;
+    for page in rows.chunks(PAGE) {
+        written += notification::Entity::insert_many(
+            page.iter()
+                .map(|row| row.clone().into_active_model().reset_all()),
+        )
+        .on_conflict(
+            OnConflict::column(notification::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(written)
 }
 
 /// The queued ledger row for `due`, read in `locale`.
@@ -170,16 +257,7 @@ pub async fn enqueue(
 ) -> Result<Option<Uuid>, DbErr> {
     let row = ledger_row(due, locale, now);
     let id = row.id;
-    let row = row.into_active_model().reset_all();
-    let inserted = notification::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(notification::Column::DedupeKey)
-                .do_nothing()
-                .to_owned(),
-        )
-        .exec_without_returning(db)
-        .await?;
-    Ok((inserted == 1).then_some(id))
+    Ok((write_rows(db, vec![row]).await? == 1).then_some(id))
 }
 
 fn lead(communities: &HashMap<Uuid, community::Model>, community_id: Uuid) -> Duration {
@@ -205,38 +283,40 @@ fn longest_lead(communities: &HashMap<Uuid, community::Model>) -> Duration {
 /// A welcome letter at 09:00 on the day a person moves in, in their own time zone, or
 /// when they are added within `welcome_within` of that day; none for an older (or no)
 /// moving-in day, none once they have moved out. Bounded by the moving-in date.
-async fn welcomes(
-    db: &DatabaseConnection,
-    settings: PlanSettings,
-    now: DateTime<Utc>,
-) -> Result<Vec<Due>, DbErr> {
+async fn welcomes(ledger: &mut Ledger<'_>, settings: PlanSettings) -> Result<(), DbErr> {
+    let now = ledger.now;
     let days = todays_dates(now);
     let (Some(first), Some(last)) = (days.first(), days.last()) else {
-        return Ok(Vec::new());
+        return Ok(());
     };
-    let people = person::Entity::find()
-        .filter(person::Column::MovedInOn.gte(*first - settings.welcome_within))
-        .filter(person::Column::MovedInOn.lte(*last))
-        .filter(person::Column::ErasedAt.is_null())
-        .all(db)
-        .await?;
-    Ok(people
-        .into_iter()
-        .filter_map(|p| {
-            let zone = zone(&p.time_zone);
-            let today = now.with_timezone(&zone).date_naive();
-            let moved_in = p.moved_in_on?;
-            let arrival = local_instant(moved_in, MORNING_MAIL_HOUR, zone);
-            if arrival > now
-                || now > arrival + settings.welcome_within
-                || p.moving_out_on.is_some_and(|out| out <= today)
-            {
-                return None;
-            }
-            // Someone added days after moving in is welcomed from then on.
-            Some(welcome(&p, arrival.max(p.created_at)))
-        })
-        .collect())
+    for day in (*first - settings.welcome_within)
+        .iter_days()
+        .take_while(|day| day <= last)
+    {
+        let arrived = Condition::all()
+            .add(person::Column::MovedInOn.eq(day))
+            .add(person::Column::ErasedAt.is_null());
+        ledger
+            .for_people(arrived, |p| welcome_due(p, settings, now))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The welcome letter `p` is due at `now`, if any.
+fn welcome_due(p: &person::Model, settings: PlanSettings, now: DateTime<Utc>) -> Option<Due> {
+    let zone = zone(&p.time_zone);
+    let today = now.with_timezone(&zone).date_naive();
+    let moved_in = p.moved_in_on?;
+    let arrival = local_instant(moved_in, MORNING_MAIL_HOUR, zone);
+    if arrival > now
+        || now > arrival + settings.welcome_within
+        || p.moving_out_on.is_some_and(|out| out <= today)
+    {
+        return None;
+    }
+    // Someone added days after moving in is welcomed from then on.
+    Some(welcome(p, arrival.max(p.created_at)))
 }
 
 /// Reminders for confirmed volunteers once a shift is within its community's lead.
@@ -341,7 +421,8 @@ pub fn local_instant(day: NaiveDate, hour: u32, zone: chrono_tz::Tz) -> DateTime
 }
 
 /// Birthday cards at 09:00 on the person's birthday, in their own time zone.
-async fn birthdays(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
+async fn birthdays(ledger: &mut Ledger<'_>) -> Result<(), DbErr> {
+    let now = ledger.now;
     let mut month_days = BTreeSet::new();
     for day in todays_dates(now) {
         month_days.insert(format!("{:02}-{:02}", day.month(), day.day()));
@@ -349,58 +430,59 @@ async fn birthdays(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Du
             month_days.insert("02-29".to_owned());
         }
     }
-    let people = person::Entity::find()
-        .filter(person::Column::BirthdayMd.is_in(month_days))
-        .all(db)
-        .await?;
-    Ok(people
-        .into_iter()
-        .filter_map(|p| {
-            let zone = zone(&p.time_zone);
-            let today = now.with_timezone(&zone).date_naive();
-            if !is_birthday(p.birthday?, today) || p.moving_out_on.is_some_and(|out| out < today) {
-                return None;
-            }
-            let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
-            (due_at <= now).then(|| Due {
-                kind: MailKind::Birthday,
-                community_id: p.community_id,
-                recipient: p.id,
-                subject_type: SubjectType::Person,
-                subject_id: p.id,
-                dedupe_key: format!("birthday:{}:{}", p.id, today.year()),
-                due_at,
-            })
-        })
-        .collect())
+    for month_day in month_days {
+        let born = Condition::all().add(person::Column::BirthdayMd.eq(month_day));
+        ledger.for_people(born, |p| birthday_due(p, now)).await?;
+    }
+    Ok(())
+}
+
+/// The birthday card `p` is due at `now`, if any.
+fn birthday_due(p: &person::Model, now: DateTime<Utc>) -> Option<Due> {
+    let zone = zone(&p.time_zone);
+    let today = now.with_timezone(&zone).date_naive();
+    if !is_birthday(p.birthday?, today) || p.moving_out_on.is_some_and(|out| out < today) {
+        return None;
+    }
+    let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
+    (due_at <= now).then(|| Due {
+        kind: MailKind::Birthday,
+        community_id: p.community_id,
+        recipient: p.id,
+        subject_type: SubjectType::Person,
+        subject_id: p.id,
+        dedupe_key: format!("birthday:{}:{}", p.id, today.year()),
+        due_at,
+    })
 }
 
 /// A farewell at 09:00 on the day a person moves out, in their time zone.
-async fn farewells(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<Vec<Due>, DbErr> {
-    let people = person::Entity::find()
-        .filter(person::Column::MovingOutOn.is_in(todays_dates(now)))
-        .all(db)
-        .await?;
-    Ok(people
-        .into_iter()
-        .filter_map(|p| {
-            let zone = zone(&p.time_zone);
-            let today = now.with_timezone(&zone).date_naive();
-            if p.moving_out_on != Some(today) {
-                return None;
-            }
-            let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
-            (due_at <= now).then(|| Due {
-                kind: MailKind::Farewell,
-                community_id: p.community_id,
-                recipient: p.id,
-                subject_type: SubjectType::Person,
-                subject_id: p.id,
-                dedupe_key: format!("farewell:{}", p.id),
-                due_at,
-            })
-        })
-        .collect())
+async fn farewells(ledger: &mut Ledger<'_>) -> Result<(), DbErr> {
+    let now = ledger.now;
+    for day in todays_dates(now) {
+        let leaving = Condition::all().add(person::Column::MovingOutOn.eq(day));
+        ledger.for_people(leaving, |p| farewell_due(p, now)).await?;
+    }
+    Ok(())
+}
+
+/// The farewell `p` is due at `now`, if any.
+fn farewell_due(p: &person::Model, now: DateTime<Utc>) -> Option<Due> {
+    let zone = zone(&p.time_zone);
+    let today = now.with_timezone(&zone).date_naive();
+    if p.moving_out_on != Some(today) {
+        return None;
+    }
+    let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
+    (due_at <= now).then(|| Due {
+        kind: MailKind::Farewell,
+        community_id: p.community_id,
+        recipient: p.id,
+        subject_type: SubjectType::Person,
+        subject_id: p.id,
+        dedupe_key: format!("farewell:{}", p.id),
+        due_at,
+    })
 }
 
 /// Feedback requests to those who checked in, `feedback_delay` after the event ended.

@@ -20,6 +20,7 @@ use entities::{
     care_plan, community, email_challenge, event, event_registration, feedback, notice,
     notification, person, shift, shift_signup, station, survey, survey_invitation,
 };
+use futures_util::{StreamExt as _, future, stream};
 use lettre::message::Mailbox;
 use minijinja::Value;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
@@ -84,13 +85,80 @@ pub async fn due_ids(
         .await
 }
 
-/// Takes the row for `lease` if it is queued, due and free; counts the attempt.
+/// Rows `dispatch` fetches at a time.
+const DISPATCH_PAGE: u64 = 256;
+
+/// Sends every row that is due, `mail_concurrency` at a time, page after page until no
+/// row is left that this worker can claim or `stopping()` says so; `now()` is the time
+/// each row is claimed at. Returns what became of the rows it claimed.
+pub async fn dispatch(
+    worker: &Worker,
+    now: impl Fn() -> DateTime<Utc>,
+    stopping: impl Fn() -> bool,
+) -> anyhow::Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    while !stopping() {
+        let ids = due_ids(&worker.db, now(), DISPATCH_PAGE).await?;
+        if ids.is_empty() {
+            break;
+        }
+        let page: Vec<anyhow::Result<Outcome>> = stream::iter(ids)
+            .take_while(|_| future::ready(!stopping()))
+            .map(|id| send_notification(worker, id, now()))
+            .buffer_unordered(worker.settings.mail_concurrency.max(1))
+            .collect()
+            .await;
+        let before = outcomes.len();
+        for outcome in page {
+            match outcome? {
+                Outcome::NotClaimed => {}
+                outcome => outcomes.push(outcome),
+            }
+        }
+        // Every row of the page was taken by another sender: leave the rest to it.
+        if outcomes.len() == before {
+            break;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// When the next queued row falls due or is free again after `now`, if any is waiting.
+pub async fn next_due(
+    db: &DatabaseConnection,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, DbErr> {
+    let queued = || {
+        notification::Entity::find()
+            .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+    };
+    let due: Option<DateTime<Utc>> = queued()
+        .select_only()
+        .column_as(notification::Column::DueAt.min(), "at")
+        .filter(notification::Column::DueAt.gt(now))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    let freed: Option<DateTime<Utc>> = queued()
+        .select_only()
+        .column_as(notification::Column::LockedUntil.min(), "at")
+        .filter(notification::Column::LockedUntil.gt(now))
+        .into_tuple()
+        .one(db)
+        .await?
+        .flatten();
+    Ok(due.into_iter().chain(freed).min())
+}
+
+/// Takes the row for `lease` if it is queued, due and free, counts the attempt, and
+/// returns it as it now stands.
 async fn claim(
     db: &DatabaseConnection,
     id: Uuid,
     now: DateTime<Utc>,
     lease: Duration,
-) -> Result<bool, DbErr> {
+) -> Result<Option<notification::Model>, DbErr> {
     let claimed = notification::Entity::update_many()
         .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
         .col_expr(
@@ -100,9 +168,9 @@ async fn claim(
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))
         .filter(notification::Column::Id.eq(id))
         .filter(ready(now))
-        .exec(db)
+        .exec_with_returning(db)
         .await?;
-    Ok(claimed.rows_affected == 1)
+    Ok(claimed.into_iter().next())
 }
 
 /// Pause before attempt `attempts + 1`: 1, 2, 4, 8… minutes, at most an hour.
@@ -117,13 +185,9 @@ pub async fn send_notification(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Outcome> {
     let db = &worker.db;
-    if !claim(db, id, now, worker.settings.lease).await? {
+    let Some(row) = claim(db, id, now, worker.settings.lease).await? else {
         return Ok(Outcome::NotClaimed);
-    }
-    let row = notification::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("notification {id} vanished"))?;
+    };
     let outcome = holding(
         db,
         id,
@@ -210,36 +274,50 @@ async fn record(
     outcome: &Outcome,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    let attempts = row.attempts;
-    let mut active = row.into_active_model();
-    active.updated_at = Set(now);
-    active.locked_until = Set(None);
-    match outcome {
-        Outcome::Sent => {
-            active.status = Set(NotificationStatus::Sent);
-            active.sent_at = Set(Some(now));
-            active.last_error = Set(None);
-        }
-        Outcome::Retrying(reason) => {
-            // Still queued; not taken again before the pause is over.
-            active.locked_until = Set(Some(now + backoff(attempts)));
-            active.last_error = Set(Some(reason.clone()));
-        }
-        Outcome::Failed(reason) => {
-            active.status = Set(NotificationStatus::Failed);
-            active.last_error = Set(Some(reason.clone()));
-        }
-        Outcome::Skipped(reason) => {
-            active.status = Set(NotificationStatus::Skipped);
-            active.skip_reason = Set(Some(reason.clone()));
-        }
-        Outcome::Missed(reason) => {
-            active.status = Set(NotificationStatus::Missed);
-            active.skip_reason = Set(Some(reason.clone()));
-        }
+    use notification::Column;
+    let update = notification::Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(row.id));
+    let update = match outcome {
+        Outcome::Sent => update
+            .col_expr(Column::Status, Expr::value(NotificationStatus::Sent))
+            .col_expr(Column::SentAt, Expr::value(now))
+            .col_expr(Column::LastError, Expr::value(Option::<String>::None))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        // Still queued; not taken again before the pause is over.
+        Outcome::Retrying(reason) => update
+            .col_expr(Column::LastError, Expr::value(reason.clone()))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(now + backoff(row.attempts)),
+            ),
+        Outcome::Failed(reason) => update
+            .col_expr(Column::Status, Expr::value(NotificationStatus::Failed))
+            .col_expr(Column::LastError, Expr::value(reason.clone()))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        Outcome::Skipped(reason) => update
+            .col_expr(Column::Status, Expr::value(NotificationStatus::Skipped))
+            .col_expr(Column::SkipReason, Expr::value(reason.clone()))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
+        Outcome::Missed(reason) => update
+            .col_expr(Column::Status, Expr::value(NotificationStatus::Missed))
+            .col_expr(Column::SkipReason, Expr::value(reason.clone()))
+            .col_expr(
+                Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            ),
         Outcome::NotClaimed => return Ok(()),
-    }
-    active.update(db).await?;
+    };
+    update.exec(db).await?;
     Ok(())
 }
 
@@ -279,8 +357,13 @@ async fn decide(
 ) -> anyhow::Result<Decision> {
     let db = &worker.db;
     let kind = row.kind;
-    let Some(person) = (match row.recipient_id {
-        Some(id) => person::Entity::find_by_id(id).one(db).await?,
+    let Some((person, community)) = (match row.recipient_id {
+        Some(id) => {
+            person::Entity::find_by_id(id)
+                .find_also_related(community::Entity)
+                .one(db)
+                .await?
+        }
         None => None,
     }) else {
         return Ok(Decision::Skip("the recipient no longer exists".to_owned()));
@@ -288,10 +371,7 @@ async fn decide(
     if person.erased_at.is_some() {
         return Ok(Decision::Skip("the recipient's data was erased".to_owned()));
     }
-    let Some(community) = community::Entity::find_by_id(person.community_id)
-        .one(db)
-        .await?
-    else {
+    let Some(community) = community else {
         return Ok(Decision::Skip("the community no longer exists".to_owned()));
     };
     if now > row.due_at + grace(kind) {
