@@ -596,13 +596,15 @@ pub async fn import(
     })
 }
 
-/// Lets PostgreSQL know how large `people` has grown: with the statistics of a nearly
-/// empty table it looks people up by scanning the table, and a large import slows to
-/// a crawl. Autovacuum catches up only after the fact.
+/// Lets the database know how large `people` has grown: with the statistics of a
+/// nearly empty table it looks people up by scanning the table, and a large import
+/// slows to a crawl. Autovacuum (PostgreSQL) catches up only after the fact; SQLite's
+/// `optimize` refreshes statistics only where a table's size changed much.
 async fn refresh_statistics(db: &impl ConnectionTrait) -> Result<(), ApiError> {
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        db.execute_unprepared("ANALYZE people").await?;
-    }
+    match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => db.execute_unprepared("ANALYZE people").await?,
+        _ => db.execute_unprepared("PRAGMA optimize").await?,
+    };
     Ok(())
 }
 

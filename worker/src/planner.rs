@@ -121,12 +121,24 @@ struct Ledger<'a> {
     written: u64,
 }
 
-impl Ledger<'_> {
+impl<'a> Ledger<'a> {
+    /// The language `person` reads their mail in.
+    fn locale<'p>(&self, person_locale: &'p str, community: Uuid) -> &'p str
+    where
+        'a: 'p,
+    {
+        let default = self
+            .communities
+            .get(&community)
+            .map_or("en", |c| c.default_locale.as_str());
+        mail_locale(person_locale, default)
+    }
+
     /// Writes a row for each of `due` whose dedupe key is new; a recipient who no longer
     /// exists gets none.
     async fn write(&mut self, due: Vec<Due>) -> Result<(), DbErr> {
         for page in due.chunks(PAGE) {
-            let readers: Vec<(Uuid, String, Uuid)> = person::Entity::find()
+            let readers: HashMap<Uuid, (String, Uuid)> = person::Entity::find()
                 .select_only()
                 .columns([
                     person::Column::Id,
@@ -136,20 +148,16 @@ impl Ledger<'_> {
                 .filter(person::Column::Id.is_in(page.iter().map(|d| d.recipient)))
                 .into_tuple()
                 .all(self.db)
-                .await?;
-            let locales: HashMap<Uuid, &str> = readers
-                .iter()
-                .map(|(id, locale, community)| {
-                    let default = self
-                        .communities
-                        .get(community)
-                        .map_or("en", |c| c.default_locale.as_str());
-                    (*id, mail_locale(locale, default))
-                })
+                .await?
+                .into_iter()
+                .map(|(id, locale, community)| (id, (locale, community)))
                 .collect();
             let rows = page
                 .iter()
-                .filter_map(|d| Some(ledger_row(d, locales.get(&d.recipient)?, self.now)))
+                .filter_map(|d| {
+                    let (locale, community) = readers.get(&d.recipient)?;
+                    Some(ledger_row(d, self.locale(locale, *community), self.now))
+                })
                 .collect();
             self.written += write_rows(self.db, rows).await?;
         }
@@ -179,7 +187,18 @@ impl Ledger<'_> {
             };
             after = Some(last.id);
             let full = people.len() == PAGE;
-            self.write(people.iter().filter_map(&due).collect()).await?;
+            let rows = people
+                .iter()
+                .filter_map(|p| {
+                    let due = due(p)?;
+                    Some(ledger_row(
+                        &due,
+                        self.locale(&p.locale, p.community_id),
+                        self.now,
+                    ))
+                })
+                .collect();
+            self.written += write_rows(self.db, rows).await?;
             if !full {
                 return Ok(());
             }

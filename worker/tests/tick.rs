@@ -8,8 +8,12 @@ use sea_orm::{ActiveModelTrait, IntoActiveModel};
 use uuid::Uuid;
 
 fn tick(database_url: &str, outbox: &std::path::Path) -> String {
+    worker("tick", database_url, outbox)
+}
+
+fn worker(command: &str, database_url: &str, outbox: &std::path::Path) -> String {
     let output = Command::new(env!("CARGO_BIN_EXE_huashen-worker"))
-        .arg("tick")
+        .arg(command)
         .env("DATABASE_URL", database_url)
         .env("HUASHEN_OUTBOX_DIR", outbox)
         .env_remove("SMTP_URL")
@@ -95,9 +99,13 @@ async fn tick_writes_due_mail_to_the_outbox() {
     .unwrap();
     let _ = db.close().await;
 
+    // `plan` writes the welcome's row and sends nothing; the tick then sends it.
+    let planned = worker("plan", &database_url, &outbox);
+    assert!(planned.starts_with("planned 1 in "), "{planned}");
+    assert!(std::fs::read_dir(&outbox).map_or(true, |mut files| files.next().is_none()));
     assert_eq!(
         tick(&database_url, &outbox),
-        "planned 1, sent 1, retrying 0, failed 0, skipped 0, missed 0"
+        "planned 0, sent 1, retrying 0, failed 0, skipped 0, missed 0"
     );
     let files: Vec<_> = std::fs::read_dir(&outbox).unwrap().flatten().collect();
     assert_eq!(files.len(), 1);

@@ -25,6 +25,8 @@ both_backends!(
     feedback_by_token,
     reminder_for_a_shift_just_after_a_dst_jump,
     event_reminders_and_farewells,
+    everything_due_goes_out_without_waiting_for_a_plan,
+    a_row_falling_due_between_plans_is_sent_on_time,
 );
 
 fn to(mail: &Received) -> &str {
@@ -1122,5 +1124,74 @@ async fn event_reminders_and_farewells(backend: Backend) {
             .count(),
         1
     );
+    app.stop().await;
+}
+
+/// 1,234 new residents (more than a planner page or a dispatch page): one run of the
+/// worker, whose next plan is years away, welcomes every one of them once, with no
+/// pause between pages.
+async fn everything_due_goes_out_without_waiting_for_a_plan(backend: Backend) {
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
+    let now = Utc::now();
+    let newcomers = 1234;
+    let people: Vec<entities::person::ActiveModel> = (0..newcomers)
+        .map(|n| {
+            let mut person = huashen_tests::resident(community, n, now);
+            person.moved_in_on = Some((now - Duration::days(1)).date_naive());
+            sea_orm::IntoActiveModel::into_active_model(person)
+        })
+        .collect();
+    for chunk in people.chunks(500) {
+        entities::person::Entity::insert_many(chunk.to_vec())
+            .exec_without_returning(&app.db)
+            .await
+            .unwrap();
+    }
+    let worker = app.embedded_worker(&smtp);
+    let received = smtp.wait_for(newcomers, StdDuration::from_secs(60)).await;
+    worker.stop().await;
+    let mut recipients: Vec<&str> = received.iter().map(to).collect();
+    recipients.sort_unstable();
+    recipients.dedup();
+    assert_eq!((received.len(), recipients.len()), (newcomers, newcomers));
+    let sent = entities::notification::Entity::find()
+        .filter(entities::notification::Column::Status.eq("sent"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(sent, newcomers as u64);
+    app.stop().await;
+}
+
+/// A ledger row due a few seconds after the worker starts, with no plan in between:
+/// the dispatcher wakes for it and sends it then, not earlier.
+async fn a_row_falling_due_between_plans_is_sent_on_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let person = app.person(&community, "Lena Vogel", json!({})).await;
+    let due_at = Utc::now() + Duration::seconds(3);
+    let due = huashen_worker::planner::Due {
+        kind: entities::enums::MailKind::VolunteerApproved,
+        community_id: community.parse().unwrap(),
+        recipient: id(&person).parse().unwrap(),
+        subject_type: entities::enums::SubjectType::Person,
+        subject_id: id(&person).parse().unwrap(),
+        dedupe_key: "volunteer_approved:test".to_owned(),
+        due_at,
+    };
+    huashen_worker::planner::enqueue(&app.db, &due, "en", Utc::now())
+        .await
+        .unwrap();
+    let worker = app.embedded_worker(&smtp);
+    tokio::time::sleep(StdDuration::from_secs(2)).await;
+    assert!(smtp.received().is_empty(), "sent before it was due");
+    let received = smtp.wait_for(1, StdDuration::from_secs(10)).await;
+    assert!(Utc::now() >= due_at);
+    assert_eq!(to(&received[0]), email(&person));
+    worker.stop().await;
     app.stop().await;
 }
