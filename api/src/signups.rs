@@ -12,7 +12,7 @@ use entities::{person, shift, shift_signup};
 use huashen_worker::webhooks;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
     IntoActiveModel, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait, Set,
 };
 use uuid::Uuid;
@@ -62,6 +62,16 @@ async fn lock_shift(
         .ok_or_else(|| ApiError::not_found("shift"))
 }
 
+/// A confirmed place on another scheduled shift at the same time as `shift`.
+fn clashes_with(shift: &shift::Model) -> Condition {
+    Condition::all()
+        .add(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .add(shift::Column::Id.ne(shift.id))
+        .add(shift::Column::Status.eq(ShiftStatus::Scheduled))
+        .add(shift::Column::StartsAt.lt(shift.ends_at))
+        .add(shift::Column::EndsAt.gt(shift.starts_at))
+}
+
 /// The first confirmed shift of `person_id` that overlaps `shift`, if any.
 async fn overlapping_shift(
     txn: &DatabaseTransaction,
@@ -71,13 +81,37 @@ async fn overlapping_shift(
     Ok(shift::Entity::find()
         .join(JoinType::InnerJoin, shift::Relation::ShiftSignup.def())
         .filter(shift_signup::Column::PersonId.eq(person_id))
-        .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
-        .filter(shift::Column::Id.ne(shift.id))
-        .filter(shift::Column::Status.eq(ShiftStatus::Scheduled))
-        .filter(shift::Column::StartsAt.lt(shift.ends_at))
-        .filter(shift::Column::EndsAt.gt(shift.starts_at))
+        .filter(clashes_with(shift))
         .one(txn)
         .await?)
+}
+
+/// In one statement: `person_id`'s sign-up for `shift` (in any state), and the first
+/// confirmed shift of theirs that overlaps it.
+async fn standing_on(
+    txn: &DatabaseTransaction,
+    person_id: Uuid,
+    shift: &shift::Model,
+) -> Result<(Option<shift_signup::Model>, Option<shift::Model>), ApiError> {
+    let rows = shift_signup::Entity::find()
+        .find_also_related(shift::Entity)
+        .filter(shift_signup::Column::PersonId.eq(person_id))
+        .filter(
+            Condition::any()
+                .add(shift_signup::Column::ShiftId.eq(shift.id))
+                .add(clashes_with(shift)),
+        )
+        .all(txn)
+        .await?;
+    let (mut existing, mut clash) = (None, None);
+    for (signup, other) in rows {
+        if signup.shift_id == shift.id {
+            existing = Some(signup);
+        } else if clash.is_none() {
+            clash = other;
+        }
+    }
+    Ok((existing, clash))
 }
 
 /// Saves the shift's counters and bumps its version: its representation changed,
@@ -264,11 +298,7 @@ async fn sign_up_once(
     if shift.starts_at <= now {
         return Err(ApiError::conflict("the shift has already started"));
     }
-    let existing = shift_signup::Entity::find()
-        .filter(shift_signup::Column::ShiftId.eq(shift.id))
-        .filter(shift_signup::Column::PersonId.eq(person.id))
-        .one(&txn)
-        .await?;
+    let (existing, clash) = standing_on(&txn, person.id, &shift).await?;
     if let Some(existing) = &existing
         && existing.status != SignupStatus::Cancelled
     {
@@ -277,7 +307,7 @@ async fn sign_up_once(
             existing.status.as_str()
         )));
     }
-    if let Some(other) = overlapping_shift(&txn, person.id, &shift).await? {
+    if let Some(other) = clash {
         return Err(ApiError::conflict(format!(
             "the person already has a confirmed shift at the same time: {}",
             other.id
