@@ -432,11 +432,12 @@ async fn slow_and_idle_clients() {
     for _ in 0..1000 {
         idle.push(tokio::net::TcpStream::connect(&address).await.unwrap());
     }
-    // The server may take a moment to accept them all on a busy machine.
+    // The server may take a moment to accept them all on a busy machine, or seconds when
+    // the kernel dropped some handshakes and the client sends them again.
     let accepting = Instant::now();
     let (files_held, rss_held) = loop {
         let held = footprint(pid);
-        if held.0 >= files_before + 1000 || accepting.elapsed() > Duration::from_secs(4) {
+        if held.0 >= files_before + 1000 || accepting.elapsed() > Duration::from_secs(15) {
             break held;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
