@@ -1,6 +1,7 @@
 //! The planner over a city's worth of people: `huashen-worker plan` over `people`
 //! residents (birthdays spread over the year, arrivals over thirty years, a few moving
-//! out), beside the shifts, events and care plans `seed_due_soon` made due. It runs
+//! out, ten organizers due their digest), beside the shifts, events and care plans
+//! `seed_due_soon` made due. It runs
 //! twice: once when all that is due today is new, once more when it is all planned
 //! already, as every later minute's run finds it.
 
@@ -9,8 +10,11 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use chrono::{Datelike, Days, NaiveDate, Timelike, Utc};
-use sea_orm::DatabaseConnection;
+use chrono::{DateTime, Datelike, Days, NaiveDate, Timelike, Utc};
+use chrono_tz::Tz;
+use entities::community;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::{peak_rss_mb, residents};
@@ -32,19 +36,34 @@ pub struct Planner {
     pub again: Planned,
 }
 
-/// Zones a resident may live in, one of which has its morning mail hour behind it
-/// whenever the bench runs, so birthdays are due.
-const ZONES: [chrono_tz::Tz; 6] = [
-    chrono_tz::Asia::Shanghai,
-    chrono_tz::Europe::Berlin,
-    chrono_tz::America::New_York,
+/// Zones no more than three hours apart all round the world: at any moment one of them
+/// is in its morning (the organizers' digest is due from 08:00 for four hours) and one
+/// in its daytime (birthday cards are due from 09:00).
+const ZONES: [chrono_tz::Tz; 11] = [
     chrono_tz::Pacific::Honolulu,
-    chrono_tz::Asia::Kolkata,
+    chrono_tz::America::Los_Angeles,
+    chrono_tz::America::New_York,
     chrono_tz::America::Sao_Paulo,
+    chrono_tz::Europe::London,
+    chrono_tz::Europe::Berlin,
+    chrono_tz::Europe::Moscow,
+    chrono_tz::Asia::Kolkata,
+    chrono_tz::Asia::Shanghai,
+    chrono_tz::Australia::Sydney,
+    chrono_tz::Pacific::Auckland,
 ];
 
+/// The first of `ZONES` where the local hour now is within `hours`.
+fn zone_at(now: DateTime<Utc>, hours: std::ops::RangeInclusive<u32>) -> anyhow::Result<Tz> {
+    ZONES
+        .into_iter()
+        .find(|zone| hours.contains(&now.with_timezone(zone).hour()))
+        .with_context(|| format!("a zone at {hours:?} o'clock"))
+}
+
 /// Adds `people` residents of `community`, numbered from `first`, all in a zone where it
-/// is past ten in the morning, and runs the planner over them twice.
+/// is past ten in the morning, ten of them organizers; moves the community to a zone
+/// where it is digest time; and runs the planner over them twice.
 pub async fn measure(
     db: &DatabaseConnection,
     database_url: &str,
@@ -55,10 +74,7 @@ pub async fn measure(
     kind: &'static str,
 ) -> anyhow::Result<Planner> {
     let now = Utc::now();
-    let zone = ZONES
-        .into_iter()
-        .find(|zone| (10..=22).contains(&now.with_timezone(zone).hour()))
-        .context("a zone in its daytime")?;
+    let zone = zone_at(now, 10..=22)?;
     let today = now.with_timezone(&zone).date_naive();
     let leap_year = NaiveDate::from_ymd_opt(1980, 1, 1).context("1 January 1980")?;
     residents(db, community, first..first + people, |n, person| {
@@ -68,8 +84,17 @@ pub async fn measure(
         person.birthday_md = Some(format!("{:02}-{:02}", birthday.month(), birthday.day()));
         person.moved_in_on = Some(today - Days::new((n % (30 * 365)) as u64));
         person.moving_out_on = (n % 1000 == 0).then(|| today + Days::new((n / 1000 % 30) as u64));
+        person.is_organizer = n % (people / 10).max(1) == 0;
     })
     .await?;
+    community::Entity::update_many()
+        .col_expr(
+            community::Column::TimeZone,
+            Expr::value(zone_at(now, 8..=11)?.name()),
+        )
+        .filter(community::Column::Id.eq(community))
+        .exec(db)
+        .await?;
     let first = plan(worker, database_url)?;
     let again = plan(worker, database_url)?;
     Ok(Planner {

@@ -1,6 +1,8 @@
 //! The planner walks the people due a birthday card, a welcome or a farewell on one
 //! date a page at a time in id order: each such index ends in the id, so a page is one
-//! range of one index, however many people live there.
+//! range of one index, however many people live there. And it looks up a community's
+//! organizers for their digest every minute of its window, which without an index is
+//! a walk through everyone who lives there.
 
 use sea_orm_migration::prelude::*;
 
@@ -44,6 +46,8 @@ fn drop(name: &str) -> IndexDropStatement {
         .to_owned()
 }
 
+const ORGANIZERS: &str = "ix_people_community_organizer";
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -51,10 +55,14 @@ impl MigrationTrait for Migration {
             manager.create_index(create(new, &[column, "id"])).await?;
             manager.drop_index(drop(old)).await?;
         }
+        manager
+            .create_index(create(ORGANIZERS, &["community_id", "is_organizer"]))
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.drop_index(drop(ORGANIZERS)).await?;
         for (old, new, column) in INDEXES {
             manager.create_index(create(old, &[column])).await?;
             manager.drop_index(drop(new)).await?;

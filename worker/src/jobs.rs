@@ -211,7 +211,8 @@ async fn dispatch_loop(worker: Worker, wake: Arc<Notify>, mut stop: watch::Recei
         tokio::select! {
             () = wake.notified() => {}
             () = tokio::time::sleep(nap.min(DISPATCH_IDLE)) => {}
-            _ = stop.changed() => {}
+            // Nobody left to say stop: the worker is gone.
+            changed = stop.changed() => if changed.is_err() { return },
         }
         if *stop.borrow() {
             return;
