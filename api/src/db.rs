@@ -41,17 +41,19 @@ const TURN_WAIT: Duration = Duration::from_secs(30);
 async fn write_turn(db: &DatabaseConnection) -> Option<OwnedSemaphorePermit> {
     static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
         LazyLock::new(Default::default);
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_owned();
-    let turns = TURNS
-        .lock()
-        .ok()?
-        .entry(file)
-        .or_insert_with(|| Arc::new(Semaphore::new(1)))
-        .clone();
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    let turns = {
+        let mut turns = TURNS.lock().ok()?;
+        // Looked up by reference: a write should not allocate a path.
+        match turns.get(file) {
+            Some(turn) => turn.clone(),
+            None => turns
+                .entry(file.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(1)))
+                .clone(),
+        }
+    };
     tokio::time::timeout(TURN_WAIT, turns.acquire_owned())
         .await
         .ok()?

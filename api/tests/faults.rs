@@ -65,20 +65,12 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
-    let now = Utc::now();
-    let newcomers: Vec<entities::person::ActiveModel> = (0..mails)
-        .map(|n| {
-            let mut person = huashen_tests::resident(community, n, now);
-            person.moved_in_on = Some((now - chrono::Duration::days(1)).date_naive());
-            sea_orm::IntoActiveModel::into_active_model(person)
-        })
-        .collect();
-    for chunk in newcomers.chunks(500) {
-        entities::person::Entity::insert_many(chunk.to_vec())
-            .exec(&app.db)
-            .await
-            .unwrap();
-    }
+    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
+    huashen_tests::insert_residents(&app.db, community, 0..mails, |_, person| {
+        person.moved_in_on = Some(yesterday);
+    })
+    .await
+    .unwrap();
     let mut dice = Dice::seeded();
     let started = Instant::now();
     let mut sent_at_kill = Vec::new();

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 use entities::enums::{MailKind, NotificationStatus};
 use entities::notification;
-use huashen_tests::smtp::SmtpServer;
+use huashen_tests::smtp::{Received, SmtpServer};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -21,7 +21,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Quer
 use uuid::Uuid;
 
 use crate::load::{self, Run, Stop};
-use crate::{Line, peak_rss_mb, residents};
+use crate::{Line, peak_rss_mb};
 
 /// Longest the worker may take over all the mail before the run counts as failed.
 const LIMIT: Duration = Duration::from_secs(900);
@@ -42,7 +42,7 @@ pub async fn measure(
         .date_naive()
         .pred_opt()
         .context("a day before today")?;
-    residents(db, community, 0..count, |_, person| {
+    huashen_tests::insert_residents(db, community, 0..count, |_, person| {
         person.moved_in_on = Some(yesterday);
     })
     .await?;
@@ -68,32 +68,26 @@ pub async fn measure(
     let _ = child.kill();
     let _ = child.wait();
     let received = smtp.received();
-    let recipients: HashSet<&str> = received
-        .iter()
-        .filter_map(|m| m.to.first().map(String::as_str))
-        .collect();
+    let (recipients, duplicates) = recipients(&received);
     let sent = notification::Entity::find()
         .filter(notification::Column::Kind.eq(MailKind::Welcome))
         .filter(notification::Column::Status.eq(NotificationStatus::Sent))
         .count(db)
         .await?;
-    if sent as usize != recipients.len() {
-        bail!(
-            "{kind}: the ledger says {sent} welcomes were sent, the server got {}",
-            recipients.len()
-        );
+    if sent as usize != recipients {
+        bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {recipients}");
     }
     let ours = Line {
         path: "mail",
         db: kind,
         who: "huashen",
         run: Run::counted(
-            recipients.len() as u64,
-            count.saturating_sub(recipients.len()) as u64,
+            recipients as u64,
+            count.saturating_sub(recipients) as u64,
             elapsed,
         ),
         overbooked: None,
-        duplicates: Some((received.len() - recipients.len()) as u64),
+        duplicates: Some(duplicates),
         rss_mb,
     };
 
@@ -104,7 +98,7 @@ pub async fn measure(
 
 /// `count` mails like `sample`, built and sent by lettre alone.
 async fn bare_lettre(
-    sample: &huashen_tests::smtp::Received,
+    sample: &Received,
     count: usize,
     concurrency: usize,
     kind: &'static str,
@@ -143,18 +137,23 @@ async fn bare_lettre(
         }
     })
     .await;
-    let received = smtp.received();
-    let recipients: HashSet<&str> = received
-        .iter()
-        .filter_map(|m| m.to.first().map(String::as_str))
-        .collect();
+    let (_, duplicates) = recipients(&smtp.received());
     Ok(Line {
         path: "mail",
         db: kind,
         who: "bare lettre",
-        duplicates: Some((received.len() - recipients.len()) as u64),
+        duplicates: Some(duplicates),
         run,
         overbooked: None,
         rss_mb: None,
     })
+}
+
+/// How many addresses `received` reached, and how many mails arrived beyond one each.
+fn recipients(received: &[Received]) -> (usize, u64) {
+    let reached: HashSet<&str> = received
+        .iter()
+        .filter_map(|m| m.to.first().map(String::as_str))
+        .collect();
+    (reached.len(), (received.len() - reached.len()) as u64)
 }

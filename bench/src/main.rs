@@ -205,31 +205,6 @@ fn peak_rss_mb(pid: u32) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-/// Inserts residents `numbers` of `community` straight into the database, as
-/// `customize` shapes each, a few hundred rows per statement.
-async fn residents(
-    db: &DatabaseConnection,
-    community: Uuid,
-    numbers: std::ops::Range<usize>,
-    customize: impl Fn(usize, &mut entities::person::Model),
-) -> anyhow::Result<()> {
-    use sea_orm::{EntityTrait, IntoActiveModel, TransactionTrait};
-    let now = Utc::now();
-    let txn = db.begin().await?;
-    for start in numbers.clone().step_by(500) {
-        let rows = (start..numbers.end.min(start + 500)).map(|n| {
-            let mut person = huashen_tests::resident(community, n, now);
-            customize(n, &mut person);
-            person.into_active_model()
-        });
-        entities::person::Entity::insert_many(rows)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    txn.commit().await?;
-    Ok(())
-}
-
 /// A fresh database of `kind`, dropped again by `Scratch::drop_now`.
 struct Scratch {
     url: String,

@@ -17,7 +17,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use crate::{peak_rss_mb, residents};
+use crate::peak_rss_mb;
 
 /// One `huashen-worker plan`.
 pub struct Planned {
@@ -77,7 +77,7 @@ pub async fn measure(
     let zone = zone_at(now, 10..=22)?;
     let today = now.with_timezone(&zone).date_naive();
     let leap_year = NaiveDate::from_ymd_opt(1980, 1, 1).context("1 January 1980")?;
-    residents(db, community, first..first + people, |n, person| {
+    huashen_tests::insert_residents(db, community, first..first + people, |n, person| {
         let birthday = leap_year + Days::new((n % 366) as u64);
         person.time_zone = zone.name().to_owned();
         person.birthday = Some(birthday);

@@ -196,7 +196,11 @@ fn references(
         .to_owned()
 }
 
-fn index(name: &str, table: impl IntoIden, columns: &[&'static str]) -> IndexCreateStatement {
+pub(crate) fn index(
+    name: &str,
+    table: impl IntoIden,
+    columns: &[&'static str],
+) -> IndexCreateStatement {
     let mut index = Index::create().name(name).table(table).to_owned();
     for column in columns {
         index.col(Alias::new(*column));

@@ -656,3 +656,27 @@ pub fn merge(base: &mut Value, extra: Value) {
         }
     }
 }
+
+/// Inserts residents `numbers` of `community_id` (see `resident`) straight into the
+/// database, as `customize` shapes each, a few hundred rows per statement.
+pub async fn insert_residents(
+    db: &sea_orm::DatabaseConnection,
+    community_id: Uuid,
+    numbers: std::ops::Range<usize>,
+    customize: impl Fn(usize, &mut entities::person::Model),
+) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{EntityTrait, IntoActiveModel, TransactionTrait};
+    let now = chrono::Utc::now();
+    let txn = db.begin().await?;
+    for start in numbers.clone().step_by(500) {
+        let rows = (start..numbers.end.min(start + 500)).map(|n| {
+            let mut person = resident(community_id, n, now);
+            customize(n, &mut person);
+            person.into_active_model()
+        });
+        entities::person::Entity::insert_many(rows)
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    txn.commit().await
+}

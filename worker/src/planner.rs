@@ -254,13 +254,28 @@ pub fn ledger_row(due: &Due, locale: &str, now: DateTime<Utc>) -> notification::
 
 /// The welcome letter of `person`, due at `due_at`; one per person.
 pub fn welcome(person: &person::Model, due_at: DateTime<Utc>) -> Due {
+    to_person(
+        person,
+        MailKind::Welcome,
+        format!("welcome:{}", person.id),
+        due_at,
+    )
+}
+
+/// A mail of `kind` to `person` about themselves.
+fn to_person(
+    person: &person::Model,
+    kind: MailKind,
+    dedupe_key: String,
+    due_at: DateTime<Utc>,
+) -> Due {
     Due {
-        kind: MailKind::Welcome,
+        kind,
         community_id: person.community_id,
         recipient: person.id,
         subject_type: SubjectType::Person,
         subject_id: person.id,
-        dedupe_key: format!("welcome:{}", person.id),
+        dedupe_key,
         due_at,
     }
 }
@@ -464,14 +479,9 @@ fn birthday_due(p: &person::Model, now: DateTime<Utc>) -> Option<Due> {
         return None;
     }
     let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
-    (due_at <= now).then(|| Due {
-        kind: MailKind::Birthday,
-        community_id: p.community_id,
-        recipient: p.id,
-        subject_type: SubjectType::Person,
-        subject_id: p.id,
-        dedupe_key: format!("birthday:{}:{}", p.id, today.year()),
-        due_at,
+    (due_at <= now).then(|| {
+        let dedupe_key = format!("birthday:{}:{}", p.id, today.year());
+        to_person(p, MailKind::Birthday, dedupe_key, due_at)
     })
 }
 
@@ -493,15 +503,7 @@ fn farewell_due(p: &person::Model, now: DateTime<Utc>) -> Option<Due> {
         return None;
     }
     let due_at = local_instant(today, MORNING_MAIL_HOUR, zone);
-    (due_at <= now).then(|| Due {
-        kind: MailKind::Farewell,
-        community_id: p.community_id,
-        recipient: p.id,
-        subject_type: SubjectType::Person,
-        subject_id: p.id,
-        dedupe_key: format!("farewell:{}", p.id),
-        due_at,
-    })
+    (due_at <= now).then(|| to_person(p, MailKind::Farewell, format!("farewell:{}", p.id), due_at))
 }
 
 /// Feedback requests to those who checked in, `feedback_delay` after the event ended.

@@ -275,48 +275,41 @@ async fn record(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     use notification::Column;
-    let update = notification::Entity::update_many()
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::Id.eq(row.id));
-    let update = match outcome {
-        Outcome::Sent => update
-            .col_expr(Column::Status, Expr::value(NotificationStatus::Sent))
-            .col_expr(Column::SentAt, Expr::value(now))
-            .col_expr(Column::LastError, Expr::value(Option::<String>::None))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            ),
-        // Still queued; not taken again before the pause is over.
-        Outcome::Retrying(reason) => update
-            .col_expr(Column::LastError, Expr::value(reason.clone()))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(now + backoff(row.attempts)),
-            ),
-        Outcome::Failed(reason) => update
-            .col_expr(Column::Status, Expr::value(NotificationStatus::Failed))
-            .col_expr(Column::LastError, Expr::value(reason.clone()))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            ),
-        Outcome::Skipped(reason) => update
-            .col_expr(Column::Status, Expr::value(NotificationStatus::Skipped))
-            .col_expr(Column::SkipReason, Expr::value(reason.clone()))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            ),
-        Outcome::Missed(reason) => update
-            .col_expr(Column::Status, Expr::value(NotificationStatus::Missed))
-            .col_expr(Column::SkipReason, Expr::value(reason.clone()))
-            .col_expr(
-                Column::LockedUntil,
-                Expr::value(Option::<DateTime<Utc>>::None),
-            ),
+    // The state the row moves to (a retry stays queued), and why, in its column.
+    let (status, why) = match outcome {
+        Outcome::Sent => (Some(NotificationStatus::Sent), None),
+        Outcome::Retrying(reason) => (None, Some((Column::LastError, reason))),
+        Outcome::Failed(reason) => (
+            Some(NotificationStatus::Failed),
+            Some((Column::LastError, reason)),
+        ),
+        Outcome::Skipped(reason) => (
+            Some(NotificationStatus::Skipped),
+            Some((Column::SkipReason, reason)),
+        ),
+        Outcome::Missed(reason) => (
+            Some(NotificationStatus::Missed),
+            Some((Column::SkipReason, reason)),
+        ),
         Outcome::NotClaimed => return Ok(()),
     };
+    // A retry is not taken again before its pause is over; anything else is released.
+    let locked_until = status.is_none().then(|| now + backoff(row.attempts));
+    let mut update = notification::Entity::update_many()
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .col_expr(Column::LockedUntil, Expr::value(locked_until))
+        .filter(Column::Id.eq(row.id));
+    if let Some(status) = status {
+        update = update.col_expr(Column::Status, Expr::value(status));
+    }
+    match why {
+        Some((column, reason)) => update = update.col_expr(column, Expr::value(reason.clone())),
+        None => {
+            update = update
+                .col_expr(Column::SentAt, Expr::value(now))
+                .col_expr(Column::LastError, Expr::value(Option::<String>::None));
+        }
+    }
     update.exec(db).await?;
     Ok(())
 }

@@ -1135,21 +1135,13 @@ async fn everything_due_goes_out_without_waiting_for_a_plan(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
-    let now = Utc::now();
     let newcomers = 1234;
-    let people: Vec<entities::person::ActiveModel> = (0..newcomers)
-        .map(|n| {
-            let mut person = huashen_tests::resident(community, n, now);
-            person.moved_in_on = Some((now - Duration::days(1)).date_naive());
-            sea_orm::IntoActiveModel::into_active_model(person)
-        })
-        .collect();
-    for chunk in people.chunks(500) {
-        entities::person::Entity::insert_many(chunk.to_vec())
-            .exec_without_returning(&app.db)
-            .await
-            .unwrap();
-    }
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive();
+    huashen_tests::insert_residents(&app.db, community, 0..newcomers, |_, person| {
+        person.moved_in_on = Some(yesterday);
+    })
+    .await
+    .unwrap();
     let worker = app.embedded_worker(&smtp);
     let received = smtp.wait_for(newcomers, StdDuration::from_secs(60)).await;
     worker.stop().await;
