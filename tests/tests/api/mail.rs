@@ -493,8 +493,8 @@ async fn organizer_digest(backend: Backend) {
             json!({"is_organizer": true, "locale": "en"}),
         )
         .await;
-    // The next 08:00 in Shanghai at least an hour away: new sign-ups made now fall in
-    // its last 24 hours.
+    // The next 08:00 in Shanghai at least an hour away; the new sign-up below is dated
+    // an hour before it, so it falls in the digest's last 24 hours at any time of day.
     let shanghai = zone("Asia/Shanghai");
     let soon = Utc::now() + Duration::hours(1);
     let mut day = soon.with_timezone(&shanghai).date_naive();
@@ -513,17 +513,6 @@ async fn organizer_digest(backend: Backend) {
         )
         .await
         .expect(201);
-    let newcomer = app
-        .person(&community, "Anna Mueller", json!({"is_volunteer": true}))
-        .await;
-    sign_up(&app, &thin.id(), &id(&newcomer)).await;
-    // Yesterday, as the digest sees it, Li Ming did not show up.
-    let missed = id(&app.shift(&station, 200, 2).await);
-    let absent = app
-        .person(&community, "Li Ming", json!({"is_volunteer": true}))
-        .await;
-    sign_up(&app, &missed, &id(&absent)).await;
-    let noon = huashen_worker::planner::local_instant(day - Duration::days(1), 12, shanghai);
     let sql = |statement: &str| match app.backend {
         Backend::Sqlite => statement
             .replace("$1", "?")
@@ -531,6 +520,28 @@ async fn organizer_digest(backend: Backend) {
             .replace("$3", "?"),
         Backend::Postgres => statement.to_owned(),
     };
+    let newcomer = app
+        .person(&community, "Anna Mueller", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &thin.id(), &id(&newcomer)).await;
+    app.db
+        .execute_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            sql("UPDATE shift_signups SET created_at = $1 WHERE person_id = $2"),
+            [
+                (eight - Duration::hours(1)).into(),
+                uuid::Uuid::parse_str(&id(&newcomer)).unwrap().into(),
+            ],
+        ))
+        .await
+        .unwrap();
+    // Yesterday, as the digest sees it, Li Ming did not show up.
+    let missed = id(&app.shift(&station, 200, 2).await);
+    let absent = app
+        .person(&community, "Li Ming", json!({"is_volunteer": true}))
+        .await;
+    sign_up(&app, &missed, &id(&absent)).await;
+    let noon = huashen_worker::planner::local_instant(day - Duration::days(1), 12, shanghai);
     let missed_id = uuid::Uuid::parse_str(&missed).unwrap();
     app.db
         .execute_raw(Statement::from_sql_and_values(
