@@ -57,8 +57,8 @@ async fn sent_rows(app: &TestApp) -> u64 {
         .unwrap()
 }
 
-/// Kills the worker with SIGKILL at random moments while `mails` welcome letters are
-/// due, `rounds` times, then lets one run to the end: every mail arrives, and a mail
+/// Kills the worker with SIGKILL at random moments while it sends `mails` welcome
+/// letters, `rounds` times, then lets one run to the end: every mail arrives, and a mail
 /// arrives twice only if its worker died between the server's acceptance and marking
 /// it sent (at most the worker's sends in flight per kill).
 async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails: usize) {
@@ -75,8 +75,13 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
     let started = Instant::now();
     let mut sent_at_kill = Vec::new();
     for _ in 0..rounds {
+        let offered = smtp.attempts();
         let mut running = worker(app.database_url(), &smtp);
-        tokio::time::sleep(Duration::from_millis(dice.roll(200..1200))).await;
+        // Once this worker is sending, a random moment later.
+        while smtp.attempts() == offered {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(dice.roll(0..40))).await;
         running.0.kill().unwrap(); // SIGKILL
         running.0.wait().unwrap();
         sent_at_kill.push(sent_rows(&app).await);
@@ -104,6 +109,10 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
          {:.1} s; sent when each kill came: {sent_at_kill:?}",
         started.elapsed().as_secs_f64()
     );
+    assert!(
+        sent_at_kill.last() < Some(&(mails as u64)),
+        "every kill came before the mail was all sent"
+    );
     assert_eq!(lost, 0);
     assert!(
         duplicates <= huashen_worker::DEFAULT_MAIL_CONCURRENCY * rounds,
@@ -114,24 +123,24 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
 
 #[tokio::test]
 async fn worker_killed_at_random_moments_sqlite() {
-    worker_killed_at_random_moments(Backend::Sqlite, 5, 300).await;
+    worker_killed_at_random_moments(Backend::Sqlite, 5, 2_000).await;
 }
 
 #[tokio::test]
 async fn worker_killed_at_random_moments_postgres() {
-    worker_killed_at_random_moments(Backend::Postgres, 5, 300).await;
+    worker_killed_at_random_moments(Backend::Postgres, 5, 2_000).await;
 }
 
 #[tokio::test]
 #[ignore = "long: run by .ci/run's fault job"]
 async fn worker_killed_twenty_times_sqlite() {
-    worker_killed_at_random_moments(Backend::Sqlite, 20, 1000).await;
+    worker_killed_at_random_moments(Backend::Sqlite, 20, 10_000).await;
 }
 
 #[tokio::test]
 #[ignore = "long: run by .ci/run's fault job"]
 async fn worker_killed_twenty_times_postgres() {
-    worker_killed_at_random_moments(Backend::Postgres, 20, 1000).await;
+    worker_killed_at_random_moments(Backend::Postgres, 20, 10_000).await;
 }
 
 /// SIGTERM while requests pour in: every request that got an answer got a whole one

@@ -20,13 +20,17 @@ use entities::{
     care_plan, community, email_challenge, event, event_registration, feedback, notice,
     notification, person, shift, shift_signup, station, survey, survey_invitation,
 };
-use futures_util::{StreamExt as _, future, stream};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures_util::{StreamExt as _, TryStreamExt as _, future, stream};
 use lettre::message::Mailbox;
 use minijinja::Value;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -68,59 +72,75 @@ fn ready(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Rows the sender should work on now.
-pub async fn due_ids(
+/// Claims for `lease` up to `limit` rows that are due at `now` and free, oldest due
+/// first, counting an attempt on each, and returns them as they now stand. On
+/// PostgreSQL, rows another sender is claiming at the same moment are passed over.
+pub async fn claim_due(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
+    lease: Duration,
     limit: u64,
-) -> Result<Vec<Uuid>, DbErr> {
-    notification::Entity::find()
+) -> Result<Vec<notification::Model>, DbErr> {
+    let due = notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)
         .filter(ready(now))
         .order_by_asc(notification::Column::DueAt)
         .limit(limit)
-        .into_tuple()
-        .all(db)
-        .await
+        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+        .into_query();
+    claim_where(db, notification::Column::Id.in_subquery(due), now, lease).await
 }
 
-/// Rows `dispatch` fetches at a time.
-const DISPATCH_PAGE: u64 = 256;
-
-/// Sends every row that is due, `mail_concurrency` at a time, page after page until no
-/// row is left that this worker can claim or `stopping()` says so; `now()` is the time
-/// each row is claimed at. Returns what became of the rows it claimed.
+/// Sends every row that is due, `mail_concurrency` at a time, until no row is left
+/// that this worker can claim or `stopping()` says so; `now()` is the time rows are
+/// claimed at. Returns what became of the rows it claimed.
+///
+/// Rows are claimed `mail_concurrency` at a time and their readers read together;
+/// outcomes that finish while one is being written go into the ledger together. A row
+/// waits for a free sender at most as long as one delivery takes.
 pub async fn dispatch(
     worker: &Worker,
-    now: impl Fn() -> DateTime<Utc>,
-    stopping: impl Fn() -> bool,
+    now: impl Fn() -> DateTime<Utc> + Sync,
+    stopping: impl Fn() -> bool + Sync,
 ) -> anyhow::Result<Vec<Outcome>> {
-    let mut outcomes = Vec::new();
-    while !stopping() {
-        let ids = due_ids(&worker.db, now(), DISPATCH_PAGE).await?;
-        if ids.is_empty() {
-            break;
+    let concurrency = worker.settings.mail_concurrency.max(1);
+    let recorder = Recorder::default();
+    let (now, stopping) = (&now, &stopping);
+    let claimed = stream::try_unfold((), move |()| async move {
+        if stopping() {
+            return Ok(None);
         }
-        let page: Vec<anyhow::Result<Outcome>> = stream::iter(ids)
-            .take_while(|_| future::ready(!stopping()))
-            .map(|id| send_notification(worker, id, now()))
-            .buffer_unordered(worker.settings.mail_concurrency.max(1))
-            .collect()
-            .await;
-        let before = outcomes.len();
-        for outcome in page {
-            match outcome? {
-                Outcome::NotClaimed => {}
-                outcome => outcomes.push(outcome),
-            }
+        let at = now();
+        let rows = claim_due(&worker.db, at, worker.settings.lease, concurrency as u64).await?;
+        if rows.is_empty() {
+            return Ok(None);
         }
-        // Every row of the page was taken by another sender: leave the rest to it.
-        if outcomes.len() == before {
-            break;
-        }
-    }
-    Ok(outcomes)
+        let batch = Arc::new(Batch::read(&worker.db, &rows).await?);
+        let since = std::time::Instant::now();
+        let claimed: Vec<anyhow::Result<Claimed>> = rows
+            .into_iter()
+            .map(|row| {
+                let batch = batch.clone();
+                Ok(Claimed {
+                    row,
+                    batch,
+                    at,
+                    since,
+                })
+            })
+            .collect();
+        anyhow::Ok(Some((stream::iter(claimed), ())))
+    })
+    // Boxed: the compiler cannot otherwise see that the spawned dispatcher is `Send`.
+    .boxed();
+    claimed
+        .try_flatten()
+        .map_ok(|claimed| handle(worker, &recorder, claimed))
+        .try_buffer_unordered(concurrency)
+        .try_filter(|outcome| future::ready(*outcome != Outcome::NotClaimed))
+        .try_collect()
+        .await
 }
 
 /// When the next queued row falls due or is free again after `now`, if any is waiting.
@@ -151,26 +171,43 @@ pub async fn next_due(
     Ok(due.into_iter().chain(freed).min())
 }
 
-/// Takes the row for `lease` if it is queued, due and free, counts the attempt, and
-/// returns it as it now stands.
-async fn claim(
+/// Takes the rows matching `which` for `lease` if they are queued, due and free, counts
+/// the attempt, and returns them as they now stand.
+async fn claim_where(
     db: &DatabaseConnection,
-    id: Uuid,
+    which: impl sea_orm::sea_query::IntoCondition,
     now: DateTime<Utc>,
     lease: Duration,
-) -> Result<Option<notification::Model>, DbErr> {
-    let claimed = notification::Entity::update_many()
+) -> Result<Vec<notification::Model>, DbErr> {
+    notification::Entity::update_many()
         .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
         .col_expr(
             notification::Column::Attempts,
             Expr::col(notification::Column::Attempts).add(1),
         )
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))
-        .filter(notification::Column::Id.eq(id))
+        .filter(which)
         .filter(ready(now))
         .exec_with_returning(db)
+        .await
+}
+
+/// Holds `row` for another `lease` from `now` if it is still held as claimed: `false`
+/// when its hold ran out and another sender took it meanwhile.
+pub async fn retake(
+    db: &DatabaseConnection,
+    row: &notification::Model,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> Result<bool, DbErr> {
+    let held = notification::Entity::update_many()
+        .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
+        .filter(notification::Column::Id.eq(row.id))
+        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+        .filter(notification::Column::LockedUntil.eq(row.locked_until))
+        .exec(db)
         .await?;
-    Ok(claimed.into_iter().next())
+    Ok(held.rows_affected == 1)
 }
 
 /// Pause before attempt `attempts + 1`: 1, 2, 4, 8… minutes, at most an hour.
@@ -185,24 +222,58 @@ pub async fn send_notification(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Outcome> {
     let db = &worker.db;
-    let Some(row) = claim(db, id, now, worker.settings.lease).await? else {
-        return Ok(Outcome::NotClaimed);
-    };
-    let outcome = holding(
+    let Some(row) = claim_where(
         db,
-        id,
+        notification::Column::Id.eq(id),
         now,
         worker.settings.lease,
-        deliver(worker, &row, now),
     )
-    .await;
+    .await?
+    .pop() else {
+        return Ok(Outcome::NotClaimed);
+    };
+    let batch = Arc::new(Batch::read(db, std::slice::from_ref(&row)).await?);
+    let claimed = Claimed {
+        row,
+        batch,
+        at: now,
+        since: std::time::Instant::now(),
+    };
+    handle(worker, &Recorder::default(), claimed).await
+}
+
+/// A row this sender holds, with what was read for its batch.
+struct Claimed {
+    row: notification::Model,
+    batch: Arc<Batch>,
+    /// The time it was claimed at.
+    at: DateTime<Utc>,
+    since: std::time::Instant,
+}
+
+/// Delivers a claimed row and records the outcome.
+async fn handle(worker: &Worker, recorder: &Recorder, claimed: Claimed) -> anyhow::Result<Outcome> {
+    let Claimed {
+        row,
+        batch,
+        at: now,
+        since,
+    } = claimed;
+    let db = &worker.db;
+    let lease = worker.settings.lease;
+    // A row that waited long for a free sender makes sure it is still ours.
+    let waited = Duration::from_std(since.elapsed()).unwrap_or_default();
+    if waited >= lease / 3 && !retake(db, &row, now + waited, lease).await? {
+        return Ok(Outcome::NotClaimed);
+    }
+    let outcome = holding(db, row.id, now, lease, deliver(worker, &row, &batch, now)).await;
     let outcome = match outcome {
         Outcome::Retrying(reason) if row.attempts >= worker.settings.max_attempts => {
             Outcome::Failed(format!("gave up after {} attempts: {reason}", row.attempts))
         }
         other => other,
     };
-    record(db, row, &outcome, now).await?;
+    recorder.record(db, &row, &outcome, now).await?;
     Ok(outcome)
 }
 
@@ -242,8 +313,13 @@ async fn holding<T>(
 }
 
 /// Decides, renders and sends the mail of `row`.
-async fn deliver(worker: &Worker, row: &notification::Model, now: DateTime<Utc>) -> Outcome {
-    match decide(worker, row, now).await {
+async fn deliver(
+    worker: &Worker,
+    row: &notification::Model,
+    batch: &Batch,
+    now: DateTime<Utc>,
+) -> Outcome {
+    match decide(worker, row, batch, now).await {
         Err(err) => Outcome::Retrying(format!("preparing the mail: {err:#}")),
         Ok(Decision::Skip(reason)) => Outcome::Skipped(reason),
         Ok(Decision::Miss(reason)) => Outcome::Missed(reason),
@@ -267,51 +343,151 @@ async fn deliver(worker: &Worker, row: &notification::Model, now: DateTime<Utc>)
     }
 }
 
-/// Writes the outcome into the ledger and releases the row.
-async fn record(
-    db: &DatabaseConnection,
-    row: notification::Model,
-    outcome: &Outcome,
+/// Writes outcomes into the ledger and releases their rows. Outcomes that arrive while
+/// a write is under way wait and go into the next write together, so a busy sender
+/// commits once for many mails; each caller returns once its own outcome is written.
+#[derive(Default)]
+struct Recorder {
+    waiting: std::sync::Mutex<Vec<Written>>,
+    writing: tokio::sync::Mutex<()>,
+}
+
+/// An outcome waiting to be written, and whom to tell when it is.
+struct Written {
+    row: Uuid,
+    change: Change,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// What a row's outcome changes in it; rows with equal changes are updated together.
+#[derive(Clone, PartialEq)]
+struct Change {
+    /// The state the row moves to; a retry stays queued.
+    status: Option<NotificationStatus>,
+    /// Why, unless the mail was sent.
+    why: Option<Why>,
+    locked_until: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
-    use notification::Column;
-    // The state the row moves to (a retry stays queued), and why, in its column.
-    let (status, why) = match outcome {
-        Outcome::Sent => (Some(NotificationStatus::Sent), None),
-        Outcome::Retrying(reason) => (None, Some((Column::LastError, reason))),
-        Outcome::Failed(reason) => (
-            Some(NotificationStatus::Failed),
-            Some((Column::LastError, reason)),
-        ),
-        Outcome::Skipped(reason) => (
-            Some(NotificationStatus::Skipped),
-            Some((Column::SkipReason, reason)),
-        ),
-        Outcome::Missed(reason) => (
-            Some(NotificationStatus::Missed),
-            Some((Column::SkipReason, reason)),
-        ),
-        Outcome::NotClaimed => return Ok(()),
-    };
-    // A retry is not taken again before its pause is over; anything else is released.
-    let locked_until = status.is_none().then(|| now + backoff(row.attempts));
-    let mut update = notification::Entity::update_many()
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .col_expr(Column::LockedUntil, Expr::value(locked_until))
-        .filter(Column::Id.eq(row.id));
-    if let Some(status) = status {
-        update = update.col_expr(Column::Status, Expr::value(status));
+}
+
+#[derive(Clone, PartialEq)]
+enum Why {
+    Error(String),
+    Skipped(String),
+}
+
+impl Change {
+    fn of(row: &notification::Model, outcome: &Outcome, now: DateTime<Utc>) -> Option<Self> {
+        let (status, why) = match outcome {
+            Outcome::Sent => (Some(NotificationStatus::Sent), None),
+            Outcome::Retrying(reason) => (None, Some(Why::Error(reason.clone()))),
+            Outcome::Failed(reason) => (
+                Some(NotificationStatus::Failed),
+                Some(Why::Error(reason.clone())),
+            ),
+            Outcome::Skipped(reason) => (
+                Some(NotificationStatus::Skipped),
+                Some(Why::Skipped(reason.clone())),
+            ),
+            Outcome::Missed(reason) => (
+                Some(NotificationStatus::Missed),
+                Some(Why::Skipped(reason.clone())),
+            ),
+            Outcome::NotClaimed => return None,
+        };
+        Some(Self {
+            status,
+            why,
+            // A retry is not taken again before its pause is over; anything else is released.
+            locked_until: status.is_none().then(|| now + backoff(row.attempts)),
+            now,
+        })
     }
-    match why {
-        Some((column, reason)) => update = update.col_expr(column, Expr::value(reason.clone())),
-        None => {
-            update = update
-                .col_expr(Column::SentAt, Expr::value(now))
-                .col_expr(Column::LastError, Expr::value(Option::<String>::None));
+
+    fn update(&self, rows: Vec<Uuid>) -> sea_orm::UpdateMany<notification::Entity> {
+        use notification::Column;
+        let mut update = notification::Entity::update_many()
+            .col_expr(Column::UpdatedAt, Expr::value(self.now))
+            .col_expr(Column::LockedUntil, Expr::value(self.locked_until))
+            .filter(Column::Id.is_in(rows));
+        if let Some(status) = self.status {
+            update = update.col_expr(Column::Status, Expr::value(status));
+        }
+        match &self.why {
+            Some(Why::Error(reason)) => update.col_expr(Column::LastError, Expr::value(reason)),
+            Some(Why::Skipped(reason)) => update.col_expr(Column::SkipReason, Expr::value(reason)),
+            None => update
+                .col_expr(Column::SentAt, Expr::value(self.now))
+                .col_expr(Column::LastError, Expr::value(Option::<String>::None)),
         }
     }
-    update.exec(db).await?;
-    Ok(())
+}
+
+impl Recorder {
+    async fn record(
+        &self,
+        db: &DatabaseConnection,
+        row: &notification::Model,
+        outcome: &Outcome,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let Some(change) = Change::of(row, outcome, now) else {
+            return Ok(());
+        };
+        let (done, mut written) = tokio::sync::oneshot::channel();
+        self.lock_waiting().push(Written {
+            row: row.id,
+            change,
+            done,
+        });
+        let turn = self.writing.lock().await;
+        // The write before ours may have taken ours along.
+        if let Ok(result) = written.try_recv() {
+            return result.map_err(anyhow::Error::msg);
+        }
+        let batch = std::mem::take(&mut *self.lock_waiting());
+        let result = write_changes(db, &batch)
+            .await
+            .map_err(|err| err.to_string());
+        for entry in batch {
+            // Whoever waits for it is told; one that gave up does not need to be.
+            let _ = entry.done.send(result.clone());
+        }
+        drop(turn);
+        written
+            .await
+            .map_err(|_| anyhow::anyhow!("the ledger write was interrupted"))?
+            .map_err(anyhow::Error::msg)
+    }
+
+    fn lock_waiting(&self) -> std::sync::MutexGuard<'_, Vec<Written>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Writes the changes of `batch`, one `UPDATE` per distinct change, in one transaction.
+async fn write_changes(db: &DatabaseConnection, batch: &[Written]) -> Result<(), DbErr> {
+    let mut groups: Vec<(&Change, Vec<Uuid>)> = Vec::new();
+    for entry in batch {
+        match groups
+            .iter_mut()
+            .find(|(change, _)| **change == entry.change)
+        {
+            Some((_, rows)) => rows.push(entry.row),
+            None => groups.push((&entry.change, vec![entry.row])),
+        }
+    }
+    if let [(change, rows)] = &groups[..] {
+        change.update(rows.clone()).exec(db).await?;
+        return Ok(());
+    }
+    let txn = db.begin().await?;
+    for (change, rows) in groups {
+        change.update(rows).exec(&txn).await?;
+    }
+    txn.commit().await
 }
 
 /// The reader and what they read in: name, address, time zone, community name.
@@ -343,22 +519,58 @@ impl Reader {
     }
 }
 
+/// What the rows claimed together have in common, read once for all of them: their
+/// readers with their communities, and the stations a welcome letter lists.
+struct Batch {
+    readers: HashMap<Uuid, (person::Model, Option<community::Model>)>,
+    stations: HashMap<Uuid, Vec<station::Model>>,
+}
+
+impl Batch {
+    async fn read(db: &DatabaseConnection, rows: &[notification::Model]) -> Result<Self, DbErr> {
+        let people: Vec<Uuid> = rows.iter().filter_map(|row| row.recipient_id).collect();
+        let readers: HashMap<_, _> = person::Entity::find()
+            .find_also_related(community::Entity)
+            .filter(person::Column::Id.is_in(people))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|(person, community)| (person.id, (person, community)))
+            .collect();
+        let welcomed: Vec<Uuid> = rows
+            .iter()
+            .filter(|row| row.kind == MailKind::Welcome)
+            .filter_map(|row| readers.get(&row.recipient_id?))
+            .map(|(person, _)| person.community_id)
+            .collect();
+        let mut stations: HashMap<Uuid, Vec<station::Model>> = HashMap::new();
+        if !welcomed.is_empty() {
+            for station in station::Entity::find()
+                .filter(station::Column::CommunityId.is_in(welcomed))
+                .order_by_asc(station::Column::Id)
+                .all(db)
+                .await?
+            {
+                stations
+                    .entry(station.community_id)
+                    .or_default()
+                    .push(station);
+            }
+        }
+        Ok(Self { readers, stations })
+    }
+}
+
 async fn decide(
     worker: &Worker,
     row: &notification::Model,
+    batch: &Batch,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Decision> {
     let db = &worker.db;
     let kind = row.kind;
-    let Some((person, community)) = (match row.recipient_id {
-        Some(id) => {
-            person::Entity::find_by_id(id)
-                .find_also_related(community::Entity)
-                .one(db)
-                .await?
-        }
-        None => None,
-    }) else {
+    let reader = row.recipient_id.and_then(|id| batch.readers.get(&id));
+    let Some((person, community)) = reader.cloned() else {
         return Ok(Decision::Skip("the recipient no longer exists".to_owned()));
     };
     if person.erased_at.is_some() {
@@ -418,12 +630,12 @@ async fn decide(
     };
     let context = match kind {
         MailKind::Welcome => {
-            let stations = station::Entity::find()
-                .filter(station::Column::CommunityId.eq(reader.community.id))
-                .order_by_asc(station::Column::Id)
-                .all(db)
-                .await?;
-            let names: Vec<String> = stations.iter().map(|s| reader.text(&s.name)).collect();
+            let stations = batch.stations.get(&reader.community.id);
+            let names: Vec<String> = stations
+                .into_iter()
+                .flatten()
+                .map(|s| reader.text(&s.name))
+                .collect();
             let moved_in = reader
                 .person
                 .moved_in_on

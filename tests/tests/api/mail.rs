@@ -27,6 +27,7 @@ both_backends!(
     event_reminders_and_farewells,
     everything_due_goes_out_without_waiting_for_a_plan,
     a_row_falling_due_between_plans_is_sent_on_time,
+    a_row_whose_hold_ran_out_is_sent_by_one_sender,
 );
 
 fn to(mail: &Received) -> &str {
@@ -623,6 +624,36 @@ async fn one_welcome(app: &TestApp) -> Value {
         json!({"locale": "en", "moved_in_on": days_ago(1)}),
     )
     .await
+}
+
+/// A claimed row that waited for a free sender until its hold ran out is taken again
+/// only if no other sender took it meanwhile.
+async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
+    use huashen_worker::sender::{claim_due, retake};
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let worker = app.worker(&smtp);
+    let now = Utc::now();
+    huashen_worker::planner::plan(&app.db, worker.plan_settings(), now)
+        .await
+        .unwrap();
+    let lease = Duration::seconds(30);
+    let first = claim_due(&app.db, now, lease, 8).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert!(
+        claim_due(&app.db, now + Duration::seconds(29), lease, 8)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held"
+    );
+    let later = now + Duration::seconds(31);
+    let second = claim_due(&app.db, later, lease, 8).await.unwrap();
+    assert_eq!(second.len(), 1, "free again once the hold ran out");
+    assert!(!retake(&app.db, &first[0], later, lease).await.unwrap());
+    assert!(retake(&app.db, &second[0], later, lease).await.unwrap());
+    app.stop().await;
 }
 
 async fn temporary_failure_then_success(backend: Backend) {
