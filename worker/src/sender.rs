@@ -27,10 +27,9 @@ use futures_util::{StreamExt as _, TryStreamExt as _, future, stream};
 use lettre::message::Mailbox;
 use minijinja::Value;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::sea_query::{LockBehavior, LockType};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait as _, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -72,29 +71,39 @@ fn ready(now: DateTime<Utc>) -> Condition {
         )
 }
 
-/// Claims for `lease` up to `limit` rows that are due at `now` and free, oldest due
-/// first, counting an attempt on each, and returns them as they now stand. On
-/// PostgreSQL, rows another sender is claiming at the same moment are passed over.
-pub async fn claim_due(
+/// Rows the sender should work on now.
+pub async fn due_ids(
     db: &DatabaseConnection,
     now: DateTime<Utc>,
-    lease: Duration,
     limit: u64,
-) -> Result<Vec<notification::Model>, DbErr> {
-    let due = notification::Entity::find()
+) -> Result<Vec<Uuid>, DbErr> {
+    notification::Entity::find()
         .select_only()
         .column(notification::Column::Id)
         .filter(ready(now))
         .order_by_asc(notification::Column::DueAt)
         .limit(limit)
-        .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
-        .into_query();
-    claim_where(db, notification::Column::Id.in_subquery(due), now, lease).await
+        .into_tuple()
+        .all(db)
+        .await
 }
 
-/// Sends every row that is due, `mail_concurrency` at a time, until no row is left
-/// that this worker can claim or `stopping()` says so; `now()` is the time rows are
-/// claimed at. Returns what became of the rows it claimed.
+/// Rows `dispatch` looks up at a time.
+const DISPATCH_PAGE: u64 = 256;
+
+/// Where `dispatch` is in the rows due.
+#[derive(Default)]
+struct Pages {
+    /// Rows of the current page not yet claimed, the next one last.
+    left: Vec<Uuid>,
+    /// Whether a page was read, and whether this sender got any row of it.
+    read: bool,
+    got_any: bool,
+}
+
+/// Sends every row that is due, `mail_concurrency` at a time, page after page until no
+/// row is left that this worker can claim or `stopping()` says so; `now()` is the time
+/// rows are claimed at. Returns what became of the rows it claimed.
 ///
 /// Rows are claimed `mail_concurrency` at a time and their readers read together;
 /// outcomes that finish while one is being written go into the ledger together. A row
@@ -107,30 +116,50 @@ pub async fn dispatch(
     let concurrency = worker.settings.mail_concurrency.max(1);
     let recorder = Recorder::default();
     let (now, stopping) = (&now, &stopping);
-    let claimed = stream::try_unfold((), move |()| async move {
-        if stopping() {
-            return Ok(None);
-        }
-        let at = now();
-        let rows = claim_due(&worker.db, at, worker.settings.lease, concurrency as u64).await?;
-        if rows.is_empty() {
-            return Ok(None);
-        }
-        let batch = Arc::new(Batch::read(&worker.db, &rows).await?);
-        let since = std::time::Instant::now();
-        let claimed: Vec<anyhow::Result<Claimed>> = rows
-            .into_iter()
-            .map(|row| {
-                let batch = batch.clone();
-                Ok(Claimed {
-                    row,
-                    batch,
-                    at,
-                    since,
+    let claimed = stream::try_unfold(Pages::default(), move |mut pages| async move {
+        let db = &worker.db;
+        loop {
+            if stopping() {
+                return Ok(None);
+            }
+            if pages.left.is_empty() {
+                // Every row of the last page was taken by another sender: leave the
+                // rest to it.
+                if pages.read && !pages.got_any {
+                    return Ok(None);
+                }
+                pages.left = due_ids(db, now(), DISPATCH_PAGE).await?;
+                pages.left.reverse();
+                (pages.read, pages.got_any) = (true, false);
+                if pages.left.is_empty() {
+                    return Ok(None);
+                }
+            }
+            let ids = pages
+                .left
+                .split_off(pages.left.len().saturating_sub(concurrency));
+            let at = now();
+            let rows = claim(db, ids, at, worker.settings.lease).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            pages.got_any = true;
+            let batch = Arc::new(Batch::read(db, &rows).await?);
+            let since = std::time::Instant::now();
+            let claimed: Vec<anyhow::Result<Claimed>> = rows
+                .into_iter()
+                .map(|row| {
+                    let batch = batch.clone();
+                    Ok(Claimed {
+                        row,
+                        batch,
+                        at,
+                        since,
+                    })
                 })
-            })
-            .collect();
-        anyhow::Ok(Some((stream::iter(claimed), ())))
+                .collect();
+            return anyhow::Ok(Some((stream::iter(claimed), pages)));
+        }
     })
     // Boxed: the compiler cannot otherwise see that the spawned dispatcher is `Send`.
     .boxed();
@@ -171,11 +200,11 @@ pub async fn next_due(
     Ok(due.into_iter().chain(freed).min())
 }
 
-/// Takes the rows matching `which` for `lease` if they are queued, due and free, counts
-/// the attempt, and returns them as they now stand.
-async fn claim_where(
+/// Takes the rows `ids` for `lease` if they are queued, due and free, counts the
+/// attempt, and returns those taken as they now stand.
+pub async fn claim(
     db: &DatabaseConnection,
-    which: impl sea_orm::sea_query::IntoCondition,
+    ids: Vec<Uuid>,
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Vec<notification::Model>, DbErr> {
@@ -186,7 +215,7 @@ async fn claim_where(
             Expr::col(notification::Column::Attempts).add(1),
         )
         .col_expr(notification::Column::UpdatedAt, Expr::value(now))
-        .filter(which)
+        .filter(notification::Column::Id.is_in(ids))
         .filter(ready(now))
         .exec_with_returning(db)
         .await
@@ -222,14 +251,7 @@ pub async fn send_notification(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Outcome> {
     let db = &worker.db;
-    let Some(row) = claim_where(
-        db,
-        notification::Column::Id.eq(id),
-        now,
-        worker.settings.lease,
-    )
-    .await?
-    .pop() else {
+    let Some(row) = claim(db, vec![id], now, worker.settings.lease).await?.pop() else {
         return Ok(Outcome::NotClaimed);
     };
     let batch = Arc::new(Batch::read(db, std::slice::from_ref(&row)).await?);

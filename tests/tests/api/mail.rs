@@ -629,7 +629,7 @@ async fn one_welcome(app: &TestApp) -> Value {
 /// A claimed row that waited for a free sender until its hold ran out is taken again
 /// only if no other sender took it meanwhile.
 async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
-    use huashen_worker::sender::{claim_due, retake};
+    use huashen_worker::sender::{claim, due_ids, retake};
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     one_welcome(&app).await;
@@ -639,17 +639,19 @@ async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
         .await
         .unwrap();
     let lease = Duration::seconds(30);
-    let first = claim_due(&app.db, now, lease, 8).await.unwrap();
+    let ids = due_ids(&app.db, now, 8).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    let first = claim(&app.db, ids.clone(), now, lease).await.unwrap();
     assert_eq!(first.len(), 1);
     assert!(
-        claim_due(&app.db, now + Duration::seconds(29), lease, 8)
+        claim(&app.db, ids.clone(), now + Duration::seconds(29), lease)
             .await
             .unwrap()
             .is_empty(),
         "held"
     );
     let later = now + Duration::seconds(31);
-    let second = claim_due(&app.db, later, lease, 8).await.unwrap();
+    let second = claim(&app.db, ids, later, lease).await.unwrap();
     assert_eq!(second.len(), 1, "free again once the hold ran out");
     assert!(!retake(&app.db, &first[0], later, lease).await.unwrap());
     assert!(retake(&app.db, &second[0], later, lease).await.unwrap());
