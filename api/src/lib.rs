@@ -18,6 +18,7 @@ pub mod personal_data;
 pub mod public;
 pub mod qr;
 pub mod registrations;
+pub mod reply;
 pub mod routes;
 pub mod self_service;
 pub mod series;

@@ -19,7 +19,7 @@ pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
 
 /// One page of a list.
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub struct Page<T: ParseFromJSON + ToJSON + Send + Sync> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.

@@ -13,7 +13,7 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Created, Deleted, Fetched, Result, Tag, check_if_match, etag};
@@ -24,18 +24,21 @@ use crate::error::ApiError;
 use crate::pagination::{Cursor, Page, PageRequest};
 use crate::public;
 use crate::qr::QrImage;
+use crate::reply::{DirectJson, rfc3339};
 use crate::signups;
 use crate::state::AppState;
 use crate::time::now;
 use crate::validate::Checks;
 
 /// A time slot at a station.
-#[derive(Object)]
+#[derive(Object, Serialize)]
 pub struct Shift {
     pub id: Uuid,
     pub station_id: Uuid,
     pub community_id: Uuid,
+    #[serde(serialize_with = "rfc3339")]
     pub starts_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub ends_at: DateTime<Utc>,
     /// Most volunteers confirmed at once; the rest wait in line.
     pub capacity: i32,
@@ -49,7 +52,9 @@ pub struct Shift {
     pub series_id: Option<Uuid>,
     pub confirmed_count: i32,
     pub waitlist_count: i32,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -257,7 +262,7 @@ impl ShiftsApi {
         /// From `next_cursor` of the previous page.
         #[oai(validator(max_length = 512, pattern = "^[A-Za-z0-9_-]+$"))]
         cursor: Query<Option<String>>,
-    ) -> Result<Json<Page<Shift>>> {
+    ) -> Result<DirectJson<Page<Shift>>> {
         let page = PageRequest::new(limit.0, cursor.0)?;
         let mut select = shift::Entity::find();
         let scope = match auth.caller(req)? {
@@ -296,7 +301,7 @@ impl ShiftsApi {
             .by_time(select, shift::Column::StartsAt, shift::Column::Id)
             .all(&state.db)
             .await?;
-        Ok(Json(page.finish(
+        Ok(DirectJson(page.finish(
             rows,
             |m| Cursor {
                 at: Some(m.starts_at),
