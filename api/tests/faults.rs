@@ -60,7 +60,7 @@ async fn sent_rows(app: &TestApp) -> u64 {
 /// Kills the worker with SIGKILL at random moments while it sends `mails` welcome
 /// letters, `rounds` times, then lets one run to the end: every mail arrives, and a mail
 /// arrives twice only if its worker died between the server's acceptance and marking
-/// it sent (at most the worker's sends in flight per kill).
+/// it sent (at most the mails a worker may have sent and not yet marked, per kill).
 async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails: usize) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
@@ -115,7 +115,10 @@ async fn worker_killed_at_random_moments(backend: Backend, rounds: usize, mails:
     );
     assert_eq!(lost, 0);
     assert!(
-        duplicates <= huashen_worker::DEFAULT_MAIL_CONCURRENCY * rounds,
+        duplicates
+            <= huashen_worker::DEFAULT_MAIL_CONCURRENCY
+                * huashen_worker::sender::UNMARKED_PER_SEND
+                * rounds,
         "{duplicates} duplicates from {rounds} kills"
     );
     app.stop().await;

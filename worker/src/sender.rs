@@ -31,6 +31,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::format::{date, date_time, time, zone};
@@ -91,6 +92,14 @@ pub async fn due_ids(
 /// Rows `dispatch` looks up at a time.
 const DISPATCH_PAGE: u64 = 256;
 
+/// Mails a sender may have sent and not yet marked, per mail it may send at once.
+pub const UNMARKED_PER_SEND: usize = 2;
+
+/// Rows `dispatch` claims and works on at once, per mail it may send at once: while some
+/// are being sent, the others are being read or recorded, so sending does not wait for
+/// the ledger's round trips.
+const IN_FLIGHT_PER_SEND: usize = 4;
+
 /// Where `dispatch` is in the rows due.
 #[derive(Default)]
 struct Pages {
@@ -105,16 +114,18 @@ struct Pages {
 /// row is left that this worker can claim or `stopping()` says so; `now()` is the time
 /// rows are claimed at. Returns what became of the rows it claimed.
 ///
-/// Rows are claimed `mail_concurrency` at a time and their readers read together;
-/// outcomes that finish while one is being written go into the ledger together. A row
-/// waits for a free sender at most as long as one delivery takes.
+/// Rows are claimed a few times `mail_concurrency` at a time and their readers read
+/// together; outcomes that finish while one is being written go into the ledger
+/// together.
 pub async fn dispatch(
     worker: &Worker,
     now: impl Fn() -> DateTime<Utc> + Sync,
     stopping: impl Fn() -> bool + Sync,
 ) -> anyhow::Result<Vec<Outcome>> {
     let concurrency = worker.settings.mail_concurrency.max(1);
+    let in_flight = concurrency * IN_FLIGHT_PER_SEND;
     let recorder = Recorder::default();
+    let slots = Slots::new(concurrency);
     let (now, stopping) = (&now, &stopping);
     let claimed = stream::try_unfold(Pages::default(), move |mut pages| async move {
         let db = &worker.db;
@@ -137,7 +148,7 @@ pub async fn dispatch(
             }
             let ids = pages
                 .left
-                .split_off(pages.left.len().saturating_sub(concurrency));
+                .split_off(pages.left.len().saturating_sub(in_flight));
             let at = now();
             let rows = claim(db, ids, at, worker.settings.lease).await?;
             if rows.is_empty() {
@@ -165,8 +176,8 @@ pub async fn dispatch(
     .boxed();
     claimed
         .try_flatten()
-        .map_ok(|claimed| handle(worker, &recorder, claimed))
-        .try_buffer_unordered(concurrency)
+        .map_ok(|claimed| handle(worker, &recorder, &slots, claimed))
+        .try_buffer_unordered(in_flight)
         .try_filter(|outcome| future::ready(*outcome != Outcome::NotClaimed))
         .try_collect()
         .await
@@ -261,7 +272,24 @@ pub async fn send_notification(
         at: now,
         since: std::time::Instant::now(),
     };
-    handle(worker, &Recorder::default(), claimed).await
+    handle(worker, &Recorder::default(), &Slots::new(1), claimed).await
+}
+
+/// How many mails a sender may have on the wire at once, and how many sent but not yet
+/// marked in the ledger: what a crash can repeat. The second is larger so that sending
+/// goes on while outcomes are being written.
+struct Slots {
+    sending: Semaphore,
+    unmarked: Semaphore,
+}
+
+impl Slots {
+    fn new(concurrency: usize) -> Self {
+        Self {
+            sending: Semaphore::new(concurrency),
+            unmarked: Semaphore::new(concurrency * UNMARKED_PER_SEND),
+        }
+    }
 }
 
 /// A row this sender holds, with what was read for its batch.
@@ -273,8 +301,13 @@ struct Claimed {
     since: std::time::Instant,
 }
 
-/// Delivers a claimed row and records the outcome.
-async fn handle(worker: &Worker, recorder: &Recorder, claimed: Claimed) -> anyhow::Result<Outcome> {
+/// Delivers a claimed row once `slots` allow, and records the outcome.
+async fn handle(
+    worker: &Worker,
+    recorder: &Recorder,
+    slots: &Slots,
+    claimed: Claimed,
+) -> anyhow::Result<Outcome> {
     let Claimed {
         row,
         batch,
@@ -283,12 +316,15 @@ async fn handle(worker: &Worker, recorder: &Recorder, claimed: Claimed) -> anyho
     } = claimed;
     let db = &worker.db;
     let lease = worker.settings.lease;
+    let _unmarked = slots.unmarked.acquire().await?;
+    let sending = slots.sending.acquire().await?;
     // A row that waited long for a free sender makes sure it is still ours.
     let waited = Duration::from_std(since.elapsed()).unwrap_or_default();
     if waited >= lease / 3 && !retake(db, &row, now + waited, lease).await? {
         return Ok(Outcome::NotClaimed);
     }
     let outcome = holding(db, row.id, now, lease, deliver(worker, &row, &batch, now)).await;
+    drop(sending);
     let outcome = match outcome {
         Outcome::Retrying(reason) if row.attempts >= worker.settings.max_attempts => {
             Outcome::Failed(format!("gave up after {} attempts: {reason}", row.attempts))
