@@ -17,8 +17,8 @@ use entities::{
 };
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
-    DbErr, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -56,12 +56,6 @@ pub struct PlanSettings {
     pub notice_rate: u32,
 }
 
-/// New ledger rows after which the planner refreshes PostgreSQL's statistics of the
-/// ledger. Until autovacuum comes round, PostgreSQL would go on believing that few rows
-/// are queued and claim each handful of rows by walking all the queued ones instead of
-/// looking them up by id: sending N freshly planned mails would take N² steps.
-const FRESH_STATISTICS_AFTER: usize = 1_000;
-
 /// Plans every kind of mail due at `now`; returns how many new ledger rows it wrote.
 pub async fn plan(
     db: &DatabaseConnection,
@@ -71,11 +65,7 @@ pub async fn plan(
     let started = std::time::Instant::now();
     let planned = plan_all(db, settings, now).await;
     metrics::histogram!("huashen_planner_duration_seconds").record(started.elapsed().as_secs_f64());
-    let planned = planned?;
-    if planned >= FRESH_STATISTICS_AFTER && db.get_database_backend() == DbBackend::Postgres {
-        db.execute_unprepared("ANALYZE notifications").await?;
-    }
-    Ok(planned)
+    planned
 }
 
 async fn plan_all(

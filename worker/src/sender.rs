@@ -26,7 +26,7 @@ use std::sync::Arc;
 use futures_util::{StreamExt as _, TryStreamExt as _, future, stream};
 use lettre::message::Mailbox;
 use minijinja::Value;
-use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
@@ -60,16 +60,19 @@ enum Decision {
     Miss(String),
 }
 
-/// A row a sender may take at `now`: queued, due, and not held by another sender.
+/// A row a sender may take at `now`: queued, due, and `free_at(now)`.
 fn ready(now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(notification::Column::Status.eq(NotificationStatus::Queued))
         .add(notification::Column::DueAt.lte(now))
-        .add(
-            Condition::any()
-                .add(notification::Column::LockedUntil.is_null())
-                .add(notification::Column::LockedUntil.lte(now)),
-        )
+        .add(free_at(now))
+}
+
+/// A row not held by another sender at `now`.
+fn free_at(now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(notification::Column::LockedUntil.is_null())
+        .add(notification::Column::LockedUntil.lte(now))
 }
 
 /// Rows the sender should work on now.
@@ -219,17 +222,30 @@ pub async fn claim(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Vec<notification::Model>, DbErr> {
+    claiming(ids, now, lease).exec_with_returning(db).await
+}
+
+/// The `UPDATE` of `claim`.
+///
+/// It checks the row is still `ready`, but compares the status through an expression
+/// no index covers: rows named by id are always cheapest found by the primary key, and
+/// with statistics from when few rows were queued (or none at all, on SQLite) both
+/// databases would otherwise walk every queued row for each claim, N² steps for N mails.
+pub fn claiming(
+    ids: Vec<Uuid>,
+    now: DateTime<Utc>,
+    lease: Duration,
+) -> sea_orm::UpdateMany<notification::Entity> {
+    use notification::Column;
+    let status = Func::coalesce([Expr::col(Column::Status), Expr::value("")]);
     notification::Entity::update_many()
-        .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
-        .col_expr(
-            notification::Column::Attempts,
-            Expr::col(notification::Column::Attempts).add(1),
-        )
-        .col_expr(notification::Column::UpdatedAt, Expr::value(now))
-        .filter(notification::Column::Id.is_in(ids))
-        .filter(ready(now))
-        .exec_with_returning(db)
-        .await
+        .col_expr(Column::LockedUntil, Expr::value(now + lease))
+        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.is_in(ids))
+        .filter(Expr::expr(status).eq(NotificationStatus::Queued.as_str()))
+        .filter(Column::DueAt.lte(now))
+        .filter(free_at(now))
 }
 
 /// Holds `row` for another `lease` from `now` if it is still held as claimed: `false`

@@ -28,6 +28,7 @@ both_backends!(
     everything_due_goes_out_without_waiting_for_a_plan,
     a_row_falling_due_between_plans_is_sent_on_time,
     a_row_whose_hold_ran_out_is_sent_by_one_sender,
+    freshly_planned_mail_is_claimed_by_id,
 );
 
 fn to(mail: &Received) -> &str {
@@ -655,6 +656,59 @@ async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
     assert_eq!(second.len(), 1, "free again once the hold ran out");
     assert!(!retake(&app.db, &first[0], later, lease).await.unwrap());
     assert!(retake(&app.db, &second[0], later, lease).await.unwrap());
+    app.stop().await;
+}
+
+/// The database's plan for claiming a handful of rows, after a plan that queued
+/// 5,000 welcome letters into a ledger whose statistics were taken when it was empty
+/// (as autovacuum or `PRAGMA optimize` may leave them): a lookup by id, not a walk
+/// through every queued row for each claim.
+async fn freshly_planned_mail_is_claimed_by_id(backend: Backend) {
+    use sea_orm::{ConnectionTrait, QueryTrait, Statement};
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let worker = app.worker(&smtp);
+    let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
+    app.db
+        .execute_unprepared("ANALYZE notifications")
+        .await
+        .unwrap();
+    let yesterday = (Utc::now() - Duration::days(1)).date_naive();
+    huashen_tests::insert_residents(&app.db, community, 0..5_000, |_, person| {
+        person.moved_in_on = Some(yesterday);
+    })
+    .await
+    .unwrap();
+    let now = Utc::now();
+    let planned = huashen_worker::planner::plan(&app.db, worker.plan_settings(), now)
+        .await
+        .unwrap();
+    assert_eq!(planned, 5_000);
+    let ids = huashen_worker::sender::due_ids(&app.db, now, 8)
+        .await
+        .unwrap();
+    let claim = huashen_worker::sender::claiming(ids, now, Duration::seconds(30))
+        .build(app.db.get_database_backend());
+    let (explain, column, by_id) = match backend {
+        Backend::Sqlite => ("EXPLAIN QUERY PLAN", "detail", "(id=?)"),
+        Backend::Postgres => ("EXPLAIN", "QUERY PLAN", "notifications_pkey"),
+    };
+    let plan: Vec<String> = app
+        .db
+        .query_all_raw(Statement {
+            sql: format!("{explain} {}", claim.sql),
+            ..claim
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", column).unwrap())
+        .collect();
+    assert!(
+        plan.iter().any(|line| line.contains(by_id)),
+        "{}",
+        plan.join("\n")
+    );
     app.stop().await;
 }
 
