@@ -225,27 +225,30 @@ pub async fn claim(
     claiming(ids, now, lease).exec_with_returning(db).await
 }
 
-/// The `UPDATE` of `claim`.
-///
-/// It checks the row is still `ready`, but compares the status through an expression
-/// no index covers: rows named by id are always cheapest found by the primary key, and
-/// with statistics from when few rows were queued (or none at all, on SQLite) both
-/// databases would otherwise walk every queued row for each claim, N² steps for N mails.
+/// The `UPDATE` of `claim`: rows that are still `ready`.
 pub fn claiming(
     ids: Vec<Uuid>,
     now: DateTime<Utc>,
     lease: Duration,
 ) -> sea_orm::UpdateMany<notification::Entity> {
     use notification::Column;
-    let status = Func::coalesce([Expr::col(Column::Status), Expr::value("")]);
     notification::Entity::update_many()
         .col_expr(Column::LockedUntil, Expr::value(now + lease))
         .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.is_in(ids))
-        .filter(Expr::expr(status).eq(NotificationStatus::Queued.as_str()))
+        .filter(still_queued())
         .filter(Column::DueAt.lte(now))
         .filter(free_at(now))
+}
+
+/// For rows named by id: queued, compared through an expression no index covers. The
+/// primary key is always the cheapest way to find a handful of rows, but with
+/// statistics from when few rows were queued (or none at all, on SQLite) both databases
+/// would look them up by status instead, walking every queued row: N² steps for N mails.
+fn still_queued() -> sea_orm::sea_query::SimpleExpr {
+    let status = Func::coalesce([Expr::col(notification::Column::Status), Expr::value("")]);
+    Expr::expr(status).eq(NotificationStatus::Queued.as_str())
 }
 
 /// Holds `row` for another `lease` from `now` if it is still held as claimed: `false`
@@ -259,7 +262,7 @@ pub async fn retake(
     let held = notification::Entity::update_many()
         .col_expr(notification::Column::LockedUntil, Expr::value(now + lease))
         .filter(notification::Column::Id.eq(row.id))
-        .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+        .filter(still_queued())
         .filter(notification::Column::LockedUntil.eq(row.locked_until))
         .exec(db)
         .await?;
@@ -375,7 +378,7 @@ async fn holding<T>(
                 let renewed = notification::Entity::update_many()
                     .col_expr(notification::Column::LockedUntil, Expr::value(until))
                     .filter(notification::Column::Id.eq(id))
-                    .filter(notification::Column::Status.eq(NotificationStatus::Queued))
+                    .filter(still_queued())
                     .exec(db)
                     .await;
                 if let Err(err) = renewed {
