@@ -75,7 +75,9 @@ async fn tick_writes_due_mail_to_the_outbox() {
         skills: TagList::default(),
         is_volunteer: false,
         is_organizer: false,
-        moved_in_on: Some(now.date_naive()),
+        // Yesterday: the welcome is due whatever the hour (nine on the moving-in day,
+        // local time).
+        moved_in_on: Some((now - chrono::Duration::days(1)).date_naive()),
         moving_out_on: None,
         notify_reminders: true,
         notify_birthday: true,
