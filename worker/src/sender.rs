@@ -60,19 +60,22 @@ enum Decision {
     Miss(String),
 }
 
-/// A row a sender may take at `now`: queued, due, and `free_at(now)`.
+/// A row a sender may take at `now`: queued and `due_and_free`.
 fn ready(now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(notification::Column::Status.eq(NotificationStatus::Queued))
-        .add(notification::Column::DueAt.lte(now))
-        .add(free_at(now))
+        .add(due_and_free(now))
 }
 
-/// A row not held by another sender at `now`.
-fn free_at(now: DateTime<Utc>) -> Condition {
-    Condition::any()
-        .add(notification::Column::LockedUntil.is_null())
-        .add(notification::Column::LockedUntil.lte(now))
+/// A row due at `now` and not held by another sender.
+fn due_and_free(now: DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(notification::Column::DueAt.lte(now))
+        .add(
+            Condition::any()
+                .add(notification::Column::LockedUntil.is_null())
+                .add(notification::Column::LockedUntil.lte(now)),
+        )
 }
 
 /// Rows the sender should work on now.
@@ -225,7 +228,8 @@ pub async fn claim(
     claiming(ids, now, lease).exec_with_returning(db).await
 }
 
-/// The `UPDATE` of `claim`: rows that are still `ready`.
+/// The `UPDATE` of `claim`: rows that are still `ready`, their status compared as
+/// `still_queued` does.
 pub fn claiming(
     ids: Vec<Uuid>,
     now: DateTime<Utc>,
@@ -238,8 +242,7 @@ pub fn claiming(
         .col_expr(Column::UpdatedAt, Expr::value(now))
         .filter(Column::Id.is_in(ids))
         .filter(still_queued())
-        .filter(Column::DueAt.lte(now))
-        .filter(free_at(now))
+        .filter(due_and_free(now))
 }
 
 /// For rows named by id: queued, compared through an expression no index covers. The
