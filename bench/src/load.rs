@@ -38,6 +38,20 @@ impl Run {
         }
     }
 
+    /// Several runs as one: their operations over their summed time.
+    pub fn merged(runs: Vec<Run>) -> Self {
+        let mut all = Self::counted(0, 0, Duration::ZERO);
+        for run in runs {
+            all.operations += run.operations;
+            all.errors += run.errors;
+            all.elapsed += run.elapsed;
+            all.latency
+                .add(run.latency)
+                .expect("histograms with the same bounds");
+        }
+        all
+    }
+
     pub fn per_second(&self) -> f64 {
         self.operations as f64 / self.elapsed.as_secs_f64()
     }

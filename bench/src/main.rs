@@ -71,8 +71,11 @@ struct Sizes {
     /// Shifts signed up for by the write path, and places on each.
     contested_shifts: usize,
     places: i32,
-    /// Sign-ups sent (spread evenly over the contested shifts).
+    /// Sign-ups sent per round (spread evenly over the round's contested shifts).
     signups: usize,
+    /// Rounds of sign-ups, Huashen's and the baseline's taking turns on fresh shifts, so
+    /// both meet the machine in the same moods.
+    rounds: usize,
     timed: Duration,
     /// Welcome letters sent by the mail path.
     mails: usize,
@@ -101,6 +104,7 @@ impl Sizes {
                 contested_shifts: 10,
                 places: 5,
                 signups: 100,
+                rounds: 1,
                 timed: Duration::from_secs(1),
                 mails: 200,
                 people: 5_000,
@@ -118,6 +122,7 @@ impl Sizes {
                 contested_shifts: 100,
                 places: 5,
                 signups: 1_000,
+                rounds: 5,
                 timed: Duration::from_secs(args.seconds.max(1)),
                 mails: 10_000,
                 people: 1_000_000,
@@ -350,9 +355,8 @@ struct Data {
     from: DateTime<Utc>,
     /// The read path's shifts, in order of start.
     listed: Vec<Uuid>,
-    /// The write path's shifts: Huashen's, then the baseline's.
-    contested: Vec<Uuid>,
-    baseline_contested: Vec<Uuid>,
+    /// The write path's shifts per round: Huashen's, and the baseline's.
+    contested: Vec<(Vec<Uuid>, Vec<Uuid>)>,
     volunteers: Vec<Uuid>,
 }
 
@@ -373,7 +377,7 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
         )
         .await?)?;
     let from = Utc::now() + chrono::Duration::hours(1);
-    let total = sizes.shifts + 2 * sizes.contested_shifts;
+    let total = sizes.shifts + 2 * sizes.rounds * sizes.contested_shifts;
     let created = Arc::new(std::sync::Mutex::new(vec![Uuid::nil(); total]));
     let (c, sink) = (client.clone(), created.clone());
     let places = sizes.places;
@@ -405,8 +409,13 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
     }
     let shifts = created.lock().expect("not poisoned").clone();
     let listed = shifts[..sizes.shifts].to_vec();
-    let contested = shifts[sizes.shifts..sizes.shifts + sizes.contested_shifts].to_vec();
-    let baseline_contested = shifts[sizes.shifts + sizes.contested_shifts..].to_vec();
+    let contested = shifts[sizes.shifts..]
+        .chunks(2 * sizes.contested_shifts)
+        .map(|round| {
+            let (ours, theirs) = round.split_at(sizes.contested_shifts);
+            (ours.to_vec(), theirs.to_vec())
+        })
+        .collect();
 
     let people = Arc::new(std::sync::Mutex::new(vec![Uuid::nil(); sizes.signups]));
     let (c, sink) = (client.clone(), people.clone());
@@ -435,7 +444,6 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
         from,
         listed,
         contested,
-        baseline_contested,
         volunteers,
     })
 }
@@ -539,64 +547,73 @@ async fn measure(
     });
 
     eprintln!("{kind}: contested sign-ups");
-    let (c, shifts, people) = (
-        client.clone(),
-        Arc::new(data.contested.clone()),
-        Arc::new(data.volunteers.clone()),
-    );
-    let ours = load::run(
-        args.concurrency,
-        Stop::Count(sizes.signups as u64),
-        move |i| {
-            let (client, shifts, people) = (c.clone(), shifts.clone(), people.clone());
-            async move {
-                let shift = shifts[i as usize % shifts.len()];
-                let person = people[i as usize];
-                client
-                    .post(
-                        &format!("/v1/shifts/{shift}/signups"),
-                        json!({"person_id": person}),
-                    )
-                    .await
-                    .is_ok()
-            }
-        },
-    )
-    .await;
-    let overbooked = baseline::overbooked(&db, &data.contested).await?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut overbooked = (0, 0);
+    let writes = baseline::Writes::new(&db);
+    for (our_shifts, their_shifts) in &data.contested {
+        let (c, shifts, people) = (
+            client.clone(),
+            Arc::new(our_shifts.clone()),
+            Arc::new(data.volunteers.clone()),
+        );
+        ours.push(
+            load::run(
+                args.concurrency,
+                Stop::Count(sizes.signups as u64),
+                move |i| {
+                    let (client, shifts, people) = (c.clone(), shifts.clone(), people.clone());
+                    async move {
+                        let shift = shifts[i as usize % shifts.len()];
+                        let person = people[i as usize];
+                        client
+                            .post(
+                                &format!("/v1/shifts/{shift}/signups"),
+                                json!({"person_id": person}),
+                            )
+                            .await
+                            .is_ok()
+                    }
+                },
+            )
+            .await,
+        );
+        overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
+        let (w, shifts, people) = (
+            writes.clone(),
+            Arc::new(their_shifts.clone()),
+            Arc::new(data.volunteers.clone()),
+        );
+        theirs.push(
+            load::run(
+                args.concurrency,
+                Stop::Count(sizes.signups as u64),
+                move |i| {
+                    let (w, shifts, people) = (w.clone(), shifts.clone(), people.clone());
+                    async move {
+                        w.sign_up(shifts[i as usize % shifts.len()], people[i as usize])
+                            .await
+                    }
+                },
+            )
+            .await,
+        );
+        overbooked.1 += baseline::overbooked(&db, their_shifts).await?;
+    }
     lines.push(Line {
         path: "contested sign-ups",
         db: kind,
         who: "huashen",
-        run: ours,
-        overbooked: Some(overbooked),
+        run: Run::merged(ours),
+        overbooked: Some(overbooked.0),
         duplicates: None,
         rss_mb: server.peak_rss_mb(),
     });
-    let writes = baseline::Writes::new(&db);
-    let (shifts, people) = (
-        Arc::new(data.baseline_contested.clone()),
-        Arc::new(data.volunteers.clone()),
-    );
-    let theirs = load::run(
-        args.concurrency,
-        Stop::Count(sizes.signups as u64),
-        move |i| {
-            let (w, shifts, people) = (writes.clone(), shifts.clone(), people.clone());
-            async move {
-                w.sign_up(shifts[i as usize % shifts.len()], people[i as usize])
-                    .await
-            }
-        },
-    )
-    .await;
-    let overbooked = baseline::overbooked(&db, &data.baseline_contested).await?;
     lines.push(Line {
         path: "contested sign-ups",
         db: kind,
         who: "raw sqlx",
-        run: theirs,
-        overbooked: Some(overbooked),
+        run: Run::merged(theirs),
+        overbooked: Some(overbooked.1),
         duplicates: None,
         rss_mb: None,
     });
