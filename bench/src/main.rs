@@ -550,21 +550,18 @@ async fn measure(
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let mut overbooked = (0, 0);
     let writes = baseline::Writes::new(&db);
+    let people = Arc::new(data.volunteers.clone());
     for (our_shifts, their_shifts) in &data.contested {
-        let (c, shifts, people) = (
-            client.clone(),
-            Arc::new(our_shifts.clone()),
-            Arc::new(data.volunteers.clone()),
-        );
+        let c = client.clone();
         ours.push(
-            load::run(
+            sign_up_round(
                 args.concurrency,
-                Stop::Count(sizes.signups as u64),
-                move |i| {
-                    let (client, shifts, people) = (c.clone(), shifts.clone(), people.clone());
+                sizes.signups,
+                our_shifts,
+                &people,
+                move |shift, person| {
+                    let client = c.clone();
                     async move {
-                        let shift = shifts[i as usize % shifts.len()];
-                        let person = people[i as usize];
                         client
                             .post(
                                 &format!("/v1/shifts/{shift}/signups"),
@@ -578,21 +575,16 @@ async fn measure(
             .await,
         );
         overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
-        let (w, shifts, people) = (
-            writes.clone(),
-            Arc::new(their_shifts.clone()),
-            Arc::new(data.volunteers.clone()),
-        );
+        let w = writes.clone();
         theirs.push(
-            load::run(
+            sign_up_round(
                 args.concurrency,
-                Stop::Count(sizes.signups as u64),
-                move |i| {
-                    let (w, shifts, people) = (w.clone(), shifts.clone(), people.clone());
-                    async move {
-                        w.sign_up(shifts[i as usize % shifts.len()], people[i as usize])
-                            .await
-                    }
+                sizes.signups,
+                their_shifts,
+                &people,
+                move |shift, person| {
+                    let w = w.clone();
+                    async move { w.sign_up(shift, person).await }
                 },
             )
             .await,
@@ -649,6 +641,26 @@ async fn measure(
     db.close().await?;
     scratch.drop_now().await?;
     Ok((lines, planner))
+}
+
+/// One round of `count` sign-ups through `sign_up(shift, person)`, `concurrency` at a
+/// time: volunteer i for shift i mod the number of shifts.
+async fn sign_up_round<F, Fut>(
+    concurrency: usize,
+    count: usize,
+    shifts: &[Uuid],
+    people: &Arc<Vec<Uuid>>,
+    sign_up: F,
+) -> Run
+where
+    F: Fn(Uuid, Uuid) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let (shifts, people) = (shifts.to_vec(), people.clone());
+    load::run(concurrency, Stop::Count(count as u64), move |i| {
+        sign_up(shifts[i as usize % shifts.len()], people[i as usize])
+    })
+    .await
 }
 
 /// Shifts and events starting within the reminder lead with people signed up, and care

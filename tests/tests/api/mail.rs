@@ -71,7 +71,7 @@ pub(crate) async fn ledger(app: &TestApp, kind: &str) -> Vec<entities::notificat
 
 /// The day `n` days before today in Shanghai (the test community's time zone), as
 /// `YYYY-MM-DD`: a moving-in day whose 09:00 has passed.
-fn days_ago(n: i64) -> String {
+pub(crate) fn days_ago(n: i64) -> String {
     (Utc::now()
         .with_timezone(&zone("Asia/Shanghai"))
         .date_naive()

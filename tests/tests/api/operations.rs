@@ -9,6 +9,8 @@ use huashen_tests::{Backend, Reply, TestApp, both_backends, id};
 use prometheus_parse::{Sample, Scrape, Value as Metric};
 use serde_json::json;
 
+use crate::mail::days_ago;
+
 both_backends!(metrics_for_prometheus, request_ids, rate_limits);
 
 fn parse(text: &str) -> Scrape {
@@ -66,11 +68,10 @@ async fn metrics_for_prometheus(backend: Backend) {
     }
     // Moved in yesterday: her welcome is due whatever the hour (it goes out at nine on
     // the moving-in day, local time).
-    let yesterday = (Utc::now() - chrono::Duration::days(1)).date_naive();
     app.person(
         &community,
         "Emily Carter",
-        json!({"moved_in_on": yesterday.to_string()}),
+        json!({"moved_in_on": days_ago(1)}),
     )
     .await;
     let smtp = SmtpServer::start().await;
