@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Condition, IntoCondition};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QueryTrait, Select,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -17,6 +19,26 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
+
+/// The query of one page, ordered, its `LIMIT` still to come.
+///
+/// The limit is written into the SQL as a number rather than sent as a parameter:
+/// PostgreSQL cannot reuse a plan for `LIMIT $n` (a generic plan must assume a tenth of
+/// the matching rows, so it loses to planning each execution afresh), and planning a
+/// page of shifts took longer than running it. With the number in the text, each page
+/// size is one prepared statement with one cached plan.
+pub struct PageQuery<E: EntityTrait> {
+    select: Select<E>,
+    rows: u64,
+}
+
+impl<E: EntityTrait> PageQuery<E> {
+    pub async fn all(self, db: &impl ConnectionTrait) -> Result<Vec<E::Model>, DbErr> {
+        let mut statement = self.select.build(db.get_database_backend());
+        statement.sql.push_str(&format!(" LIMIT {}", self.rows));
+        E::find().from_raw_sql(statement).all(db).await
+    }
+}
 
 /// One page of a list.
 #[derive(Object, Serialize)]
@@ -78,12 +100,12 @@ impl PageRequest {
     }
 
     /// Orders by `id` (time-ordered UUIDs) and starts after the cursor.
-    pub fn by_id<E: EntityTrait>(&self, select: Select<E>, id: E::Column) -> Select<E> {
+    pub fn by_id<E: EntityTrait>(&self, select: Select<E>, id: E::Column) -> PageQuery<E> {
         let select = match &self.after {
             Some(cursor) => select.filter(id.gt(cursor.id)),
             None => select,
         };
-        select.order_by_asc(id).limit(self.limit + 1)
+        self.query(select.order_by_asc(id))
     }
 
     /// Orders by a time column, then `id`, and starts after the cursor.
@@ -92,7 +114,7 @@ impl PageRequest {
         select: Select<E>,
         at: E::Column,
         id: E::Column,
-    ) -> Select<E> {
+    ) -> PageQuery<E> {
         let select = match &self.after {
             Some(Cursor {
                 at: Some(t),
@@ -108,10 +130,15 @@ impl PageRequest {
             Some(Cursor { at: None, id: last }) => select.filter(id.gt(*last)),
             None => select,
         };
-        select
-            .order_by_asc(at)
-            .order_by_asc(id)
-            .limit(self.limit + 1)
+        self.query(select.order_by_asc(at).order_by_asc(id))
+    }
+
+    /// The page's rows and one more, to learn whether more follow.
+    fn query<E: EntityTrait>(&self, select: Select<E>) -> PageQuery<E> {
+        PageQuery {
+            select,
+            rows: self.limit + 1,
+        }
     }
 
     /// Cuts the extra row fetched to learn whether more follow, and converts the rest.

@@ -24,12 +24,20 @@ pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection
     Ok(db)
 }
 
+/// How long a pooled connection may sit unused before it is checked on being taken.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens `url` as it is, without migrating.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
-        .acquire_timeout(Duration::from_secs(10));
+        .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every connection as it goes back to the pool; pinging it again when
+        // it is taken out a moment later costs each request a round trip and tells
+        // nothing new. Only a connection idle long enough for the server or a firewall
+        // to have dropped it is pinged first.
+        .test_before_acquire_if_idle_for(CHECK_IF_IDLE_FOR);
     if url.starts_with("sqlite:") {
         create_parent_dir(url)?;
         options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
