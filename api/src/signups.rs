@@ -8,15 +8,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{CancelReason, PersonStatus, ShiftStatus, SignupStatus, WebhookEventType};
-use entities::{person, shift, shift_signup};
+use entities::{person, shift, shift_signup, webhook};
 use huashen_worker::webhooks;
+use sea_orm::query::{SelectA, SelectB};
 use sea_orm::sea_query::{
-    CommonTableExpression, Expr, ExprTrait as _, SubQueryStatement, UpdateStatement, WithClause,
+    CommonTableExpression, Expr, ExprTrait as _, Query, SubQueryStatement, UpdateStatement,
+    WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, IntoActiveModel, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, RelationTrait, Set, StatementBuilder,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic,
+    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
+    RelationTrait, Set, StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -65,6 +68,24 @@ async fn lock_shift(
         .ok_or_else(|| ApiError::not_found("shift"))
 }
 
+/// A shift and a person of its community, locked together, and whether the community
+/// has any enabled webhook (so a change with nobody to tell skips looking for them).
+struct Locked {
+    shift: shift::Model,
+    person: person::Model,
+    webhooks: bool,
+}
+
+impl FromQueryResult for Locked {
+    fn from_query_result(row: &QueryResult, _: &str) -> Result<Self, DbErr> {
+        Ok(Self {
+            shift: shift::Model::from_query_result(row, SelectA.as_str())?,
+            person: person::Model::from_query_result(row, SelectB.as_str())?,
+            webhooks: row.try_get("", "webhooks")?,
+        })
+    }
+}
+
 /// Locks and loads a shift the caller can see and a person of its community the caller
 /// may act for: in one statement, which locks the shift's row before the person's (the
 /// order of its `FROM`), as every write does.
@@ -73,23 +94,33 @@ async fn lock_shift_and_person(
     caller: &Caller,
     shift_id: Uuid,
     person_id: Uuid,
-) -> Result<(shift::Model, person::Model), ApiError> {
+) -> Result<Locked, ApiError> {
     let same_community = shift::Entity::belongs_to(person::Entity)
         .from(shift::Column::CommunityId)
         .to(person::Column::CommunityId)
         .into();
-    let found = shift::Entity::find_by_id(shift_id)
+    let enabled_webhooks = Query::select()
+        .expr(Expr::val(1))
+        .from(webhook::Entity)
+        .and_where(
+            Expr::col((webhook::Entity, webhook::Column::CommunityId))
+                .equals((shift::Entity, shift::Column::CommunityId)),
+        )
+        .and_where(Expr::col((webhook::Entity, webhook::Column::DisabledAt)).is_null())
+        .to_owned();
+    let statement = shift::Entity::find_by_id(shift_id)
         .select_also(person::Entity)
         .join(JoinType::InnerJoin, same_community)
         .filter(person::Column::Id.eq(person_id))
+        .expr_as(Expr::exists(enabled_webhooks), "webhooks")
         .lock_exclusive()
-        .one(txn)
-        .await?;
-    if let Some((shift, Some(person))) = found
-        && caller.can_read(shift.community_id)
+        .build(txn.get_database_backend());
+    let found = Locked::find_by_statement(statement).one(txn).await?;
+    if let Some(locked) = found
+        && caller.can_read(locked.shift.community_id)
     {
-        caller.require_acting_for(shift.community_id, person_id)?;
-        return Ok((shift, person));
+        caller.require_acting_for(locked.shift.community_id, person_id)?;
+        return Ok(locked);
     }
     // Nothing found: say why, in the order the checks above make them.
     let shift = lock_shift(txn, caller, shift_id).await?;
@@ -338,7 +369,11 @@ async fn sign_up_once(
     now: DateTime<Utc>,
 ) -> Result<SignupOutcome, ApiError> {
     let txn = begin_write(db).await?;
-    let (mut shift, person) = lock_shift_and_person(&txn, caller, shift_id, person_id).await?;
+    let Locked {
+        mut shift,
+        person,
+        webhooks,
+    } = lock_shift_and_person(&txn, caller, shift_id, person_id).await?;
     if person.status != PersonStatus::Active {
         return Err(ApiError::forbidden(
             "this volunteer's application awaits an organizer's approval (or the address \
@@ -411,14 +446,16 @@ async fn sign_up_once(
         let insert = shift_signup::Entity::insert(active);
         write_with_counts(&txn, insert.into_query(), &shift, now).await?;
     }
-    record(
-        &txn,
-        &shift,
-        WebhookEventType::SignupCreated,
-        person.id,
-        now,
-    )
-    .await?;
+    if webhooks {
+        record(
+            &txn,
+            &shift,
+            WebhookEventType::SignupCreated,
+            person.id,
+            now,
+        )
+        .await?;
+    }
     txn.commit().await?;
     Ok(SignupOutcome {
         signup,
