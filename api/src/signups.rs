@@ -102,11 +102,10 @@ async fn lock_shift_and_person(
     let enabled_webhooks = Query::select()
         .expr(Expr::val(1))
         .from(webhook::Entity)
-        .and_where(
-            Expr::col((webhook::Entity, webhook::Column::CommunityId))
-                .equals((shift::Entity, shift::Column::CommunityId)),
-        )
-        .and_where(Expr::col((webhook::Entity, webhook::Column::DisabledAt)).is_null())
+        .cond_where(webhooks::live_in(Expr::col((
+            shift::Entity,
+            shift::Column::CommunityId,
+        ))))
         .to_owned();
     let statement = shift::Entity::find_by_id(shift_id)
         .select_also(person::Entity)

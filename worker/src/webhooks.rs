@@ -15,8 +15,8 @@ use entities::{webhook, webhook_delivery};
 use rand::RngCore;
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -103,6 +103,14 @@ pub async fn check_target(url: &str, allowed_hosts: &[String]) -> Result<(), Str
     Ok(())
 }
 
+/// The live subscriptions of the community `community` (a value, or a column of an
+/// outer query): not turned off.
+pub fn live_in(community: impl Into<Expr>) -> Condition {
+    Condition::all()
+        .add(Expr::col((webhook::Entity, webhook::Column::CommunityId)).eq(community))
+        .add(Expr::col((webhook::Entity, webhook::Column::DisabledAt)).is_null())
+}
+
 /// Writes a delivery of `event_type` about `path` for every live subscription of
 /// `community_id` to it.
 pub async fn emit(
@@ -113,8 +121,7 @@ pub async fn emit(
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
     let subscribers: Vec<webhook::Model> = webhook::Entity::find()
-        .filter(webhook::Column::CommunityId.eq(community_id))
-        .filter(webhook::Column::DisabledAt.is_null())
+        .filter(live_in(community_id))
         .all(db)
         .await?
         .into_iter()
