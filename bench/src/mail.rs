@@ -1,11 +1,13 @@
 //! The mail path: `huashen-worker run` welcoming residents who moved in yesterday,
 //! through a real SMTP server on loopback, against a bare lettre loop (pooled
 //! `AsyncSmtpTransport`, the same concurrency) sending the same mail to a server of the
-//! same kind.
+//! same kind. Both senders are processes of their own (the bare loop is this program,
+//! run again with `--bare-lettre`) and both are timed the same way: from starting the
+//! process to the last mail arriving.
 
 use std::collections::HashSet;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +20,7 @@ use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::load::{self, Run, Stop};
@@ -48,27 +51,15 @@ pub async fn measure(
     .await?;
 
     let smtp = SmtpServer::start().await;
-    let started = Instant::now();
-    let mut child = Command::new(worker)
+    let mut worker_run = Command::new(worker);
+    worker_run
         .arg("run")
         .env("DATABASE_URL", database_url)
         .env("SMTP_URL", smtp.url())
         .env("HUASHEN_MAIL_CONCURRENCY", concurrency.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", worker.display()))?;
-    while (smtp.attempts() as usize) < count && started.elapsed() < LIMIT {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let elapsed = started.elapsed();
-    // Long enough for a mail sent twice to arrive twice.
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss_mb = peak_rss_mb(child.id());
-    let _ = child.kill();
-    let _ = child.wait();
-    let received = smtp.received();
-    let (recipients, duplicates) = recipients(&received);
+        .env("RUST_LOG", "warn");
+    let delivered = deliver(worker_run, &smtp, count).await?;
+    let (recipients, _) = recipients(&delivered.received);
     let sent = notification::Entity::find()
         .filter(notification::Column::Kind.eq(MailKind::Welcome))
         .filter(notification::Column::Status.eq(NotificationStatus::Sent))
@@ -77,26 +68,82 @@ pub async fn measure(
     if sent as usize != recipients {
         bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {recipients}");
     }
-    let ours = Line {
-        path: "mail",
-        db: kind,
-        who: "huashen",
-        run: Run::counted(
-            recipients as u64,
-            count.saturating_sub(recipients) as u64,
-            elapsed,
-        ),
-        overbooked: None,
-        duplicates: Some(duplicates),
-        rss_mb,
-    };
-
-    let sample = received.first().context("no mail arrived")?;
+    let ours = delivered.line("huashen", kind, count);
+    let sample = delivered.received.first().context("no mail arrived")?;
     let theirs = bare_lettre(sample, count, concurrency, kind).await?;
     Ok(vec![ours, theirs])
 }
 
-/// `count` mails like `sample`, built and sent by lettre alone.
+/// What a sending process delivered to an SMTP server, and how fast.
+struct Delivered {
+    received: Vec<Received>,
+    elapsed: Duration,
+    rss_mb: Option<f64>,
+}
+
+impl Delivered {
+    fn line(&self, who: &'static str, db: &'static str, count: usize) -> Line {
+        let (recipients, duplicates) = recipients(&self.received);
+        Line {
+            path: "mail",
+            db,
+            who,
+            run: Run::counted(
+                recipients as u64,
+                count.saturating_sub(recipients) as u64,
+                self.elapsed,
+            ),
+            overbooked: None,
+            duplicates: Some(duplicates),
+            rss_mb: self.rss_mb,
+        }
+    }
+}
+
+/// Starts `sender` and times it from there until `smtp` has had `count` mails (or the
+/// sender exits first, or `LIMIT` passes); then waits long enough for a mail sent twice
+/// to arrive twice, and stops the sender.
+async fn deliver(
+    mut sender: Command,
+    smtp: &SmtpServer,
+    count: usize,
+) -> anyhow::Result<Delivered> {
+    let started = Instant::now();
+    let mut child: Child = sender
+        .stdout(Stdio::null())
+        .spawn()
+        .with_context(|| format!("starting {:?}", sender.get_program()))?;
+    while (smtp.attempts() as usize) < count
+        && started.elapsed() < LIMIT
+        && child.try_wait()?.is_none()
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let elapsed = started.elapsed();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_mb = peak_rss_mb(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(Delivered {
+        received: smtp.received(),
+        elapsed,
+        rss_mb,
+    })
+}
+
+/// What the bare lettre process sends, and where.
+#[derive(Serialize, Deserialize)]
+pub struct BareLettre {
+    port: u16,
+    count: usize,
+    concurrency: usize,
+    from: String,
+    subject: String,
+    text: String,
+    html: String,
+}
+
+/// `count` mails like `sample`, built and sent by lettre alone in a process of its own.
 async fn bare_lettre(
     sample: &Received,
     count: usize,
@@ -104,17 +151,39 @@ async fn bare_lettre(
     kind: &'static str,
 ) -> anyhow::Result<Line> {
     let smtp = SmtpServer::start().await;
+    let job = BareLettre {
+        port: smtp.port,
+        count,
+        concurrency,
+        from: sample.from.clone(),
+        subject: sample.subject(),
+        text: sample.text(),
+        html: sample.html(),
+    };
+    let file = std::env::temp_dir().join(format!("huashen-bench-mail-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec(&job)?)?;
+    let mut sender = Command::new(std::env::current_exe()?);
+    sender.arg("--bare-lettre").arg(&file);
+    let delivered = deliver(sender, &smtp, count).await;
+    let _ = std::fs::remove_file(&file);
+    Ok(delivered?.line("bare lettre", kind, count))
+}
+
+/// The bare lettre process: sends the mails `job` (a file written by `bare_lettre`)
+/// describes, `concurrency` at a time, and exits.
+pub async fn send_bare(job: &PathBuf) -> anyhow::Result<()> {
+    let job: BareLettre = serde_json::from_slice(&std::fs::read(job)?)?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(smtp.port)
-        .pool_config(PoolConfig::new().max_size(concurrency as u32))
+        .port(job.port)
+        .pool_config(PoolConfig::new().max_size(job.concurrency as u32))
         .build();
-    let from: Mailbox = sample.from.parse()?;
+    let from: Mailbox = job.from.parse()?;
     let (subject, text, html) = (
-        Arc::new(sample.subject()),
-        Arc::new(sample.text()),
-        Arc::new(sample.html()),
+        Arc::new(job.subject),
+        Arc::new(job.text),
+        Arc::new(job.html),
     );
-    let run = load::run(concurrency, Stop::Count(count as u64), move |i| {
+    let run = load::run(job.concurrency, Stop::Count(job.count as u64), move |i| {
         let (transport, from) = (transport.clone(), from.clone());
         let (subject, text, html) = (subject.clone(), text.clone(), html.clone());
         async move {
@@ -137,16 +206,10 @@ async fn bare_lettre(
         }
     })
     .await;
-    let (_, duplicates) = recipients(&smtp.received());
-    Ok(Line {
-        path: "mail",
-        db: kind,
-        who: "bare lettre",
-        duplicates: Some(duplicates),
-        run,
-        overbooked: None,
-        rss_mb: None,
-    })
+    if run.errors > 0 {
+        bail!("{} of {} mails failed", run.errors, job.count);
+    }
+    Ok(())
 }
 
 /// How many addresses `received` reached, and how many mails arrived beyond one each.

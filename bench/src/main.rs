@@ -29,12 +29,29 @@ enum Databases {
     Both,
 }
 
+/// A path the tool measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Measured {
+    List,
+    Signups,
+    Mail,
+    Planner,
+}
+
 /// Measures Huashen against raw baselines in one run and prints one table.
 #[derive(clap::Parser)]
 struct Args {
     /// Which databases to measure.
     #[arg(long, value_enum, default_value = "both")]
     db: Databases,
+    /// Which paths to measure, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "list,signups,mail,planner"
+    )]
+    paths: Vec<Measured>,
     /// Client tasks sending at once.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -61,6 +78,9 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/postgres"
     )]
     postgres: String,
+    /// Be the bare lettre sender of the mail path, as described in this file, and exit.
+    #[arg(long, hide = true)]
+    bare_lettre: Option<PathBuf>,
 }
 
 /// How much data and load one run uses.
@@ -155,6 +175,9 @@ struct Line {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = <Args as clap::Parser>::parse();
+    if let Some(job) = &args.bare_lettre {
+        return mail::send_bare(job).await;
+    }
     let sizes = Sizes::of(&args);
     let huashen: PathBuf = match &args.huashen {
         Some(path) => path.clone(),
@@ -188,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
         if wanted {
             let (more, planner) = measure(&args, sizes, &bins, kind).await?;
             lines.extend(more);
-            planners.push(planner);
+            planners.extend(planner);
         }
     }
     print_table(&args, &lines);
@@ -454,7 +477,8 @@ async fn measure(
     sizes: Sizes,
     bins: &Bins,
     kind: &'static str,
-) -> anyhow::Result<(Vec<Line>, plan::Planner)> {
+) -> anyhow::Result<(Vec<Line>, Option<plan::Planner>)> {
+    let wanted = |path| args.paths.contains(&path);
     eprintln!("{kind}: seeding");
     let scratch = Scratch::create(kind, &args.postgres).await?;
     let db = migration::database::connect_and_migrate(&scratch.url).await?;
@@ -481,163 +505,175 @@ async fn measure(
     db.execute_unprepared("ANALYZE").await?;
     let mut lines = Vec::new();
 
-    eprintln!("{kind}: list shifts");
-    let list = format!(
-        "/v1/shifts?community_id={}&from={}&limit=50",
-        data.community,
-        data.from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
-    let (c, path) = (client.clone(), list.clone());
-    let read = move |_| {
-        let (client, path) = (c.clone(), path.clone());
-        async move {
-            match client
-                .http
-                .get(format!("{}{path}", client.base))
-                .bearer_auth(&client.key)
-                .send()
-                .await
-            {
-                Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
-                _ => false,
+    if wanted(Measured::List) {
+        eprintln!("{kind}: list shifts");
+        let list = format!(
+            "/v1/shifts?community_id={}&from={}&limit=50",
+            data.community,
+            data.from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        );
+        let (c, path) = (client.clone(), list.clone());
+        let read = move |_| {
+            let (client, path) = (c.clone(), path.clone());
+            async move {
+                match client
+                    .http
+                    .get(format!("{}{path}", client.base))
+                    .bearer_auth(&client.key)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                }
             }
-        }
-    };
-    load::run(
-        args.concurrency,
-        Stop::After(Duration::from_secs(1)),
-        read.clone(),
-    )
-    .await;
-    let ours = load::run(args.concurrency, Stop::After(sizes.timed), read).await;
-    lines.push(Line {
-        path: "list shifts",
-        db: kind,
-        who: "huashen",
-        run: ours,
-        overbooked: None,
-        duplicates: None,
-        rss_mb: server.peak_rss_mb(),
-    });
-    let raw = baseline::Reads::new(&db, &key, data.community, data.from);
-    let r = raw.clone();
-    load::run(
-        args.concurrency,
-        Stop::After(Duration::from_secs(1)),
-        move |_| {
+        };
+        load::run(
+            args.concurrency,
+            Stop::After(Duration::from_secs(1)),
+            read.clone(),
+        )
+        .await;
+        let ours = load::run(args.concurrency, Stop::After(sizes.timed), read).await;
+        lines.push(Line {
+            path: "list shifts",
+            db: kind,
+            who: "huashen",
+            run: ours,
+            overbooked: None,
+            duplicates: None,
+            rss_mb: server.peak_rss_mb(),
+        });
+        let raw = baseline::Reads::new(&db, &key, data.community, data.from);
+        let r = raw.clone();
+        load::run(
+            args.concurrency,
+            Stop::After(Duration::from_secs(1)),
+            move |_| {
+                let r = r.clone();
+                async move { r.once().await }
+            },
+        )
+        .await;
+        let r = raw.clone();
+        let theirs = load::run(args.concurrency, Stop::After(sizes.timed), move |_| {
             let r = r.clone();
             async move { r.once().await }
-        },
-    )
-    .await;
-    let r = raw.clone();
-    let theirs = load::run(args.concurrency, Stop::After(sizes.timed), move |_| {
-        let r = r.clone();
-        async move { r.once().await }
-    })
-    .await;
-    lines.push(Line {
-        path: "list shifts",
-        db: kind,
-        who: "raw sqlx",
-        run: theirs,
-        overbooked: None,
-        duplicates: None,
-        rss_mb: None,
-    });
-
-    eprintln!("{kind}: contested sign-ups");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let mut overbooked = (0, 0);
-    let writes = baseline::Writes::new(&db);
-    let people = Arc::new(data.volunteers.clone());
-    for (our_shifts, their_shifts) in &data.contested {
-        let c = client.clone();
-        ours.push(
-            sign_up_round(
-                args.concurrency,
-                sizes.signups,
-                our_shifts,
-                &people,
-                move |shift, person| {
-                    let client = c.clone();
-                    async move {
-                        client
-                            .post(
-                                &format!("/v1/shifts/{shift}/signups"),
-                                json!({"person_id": person}),
-                            )
-                            .await
-                            .is_ok()
-                    }
-                },
-            )
-            .await,
-        );
-        overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
-        let w = writes.clone();
-        theirs.push(
-            sign_up_round(
-                args.concurrency,
-                sizes.signups,
-                their_shifts,
-                &people,
-                move |shift, person| {
-                    let w = w.clone();
-                    async move { w.sign_up(shift, person).await }
-                },
-            )
-            .await,
-        );
-        overbooked.1 += baseline::overbooked(&db, their_shifts).await?;
+        })
+        .await;
+        lines.push(Line {
+            path: "list shifts",
+            db: kind,
+            who: "raw sqlx",
+            run: theirs,
+            overbooked: None,
+            duplicates: None,
+            rss_mb: None,
+        });
     }
-    lines.push(Line {
-        path: "contested sign-ups",
-        db: kind,
-        who: "huashen",
-        run: Run::merged(ours),
-        overbooked: Some(overbooked.0),
-        duplicates: None,
-        rss_mb: server.peak_rss_mb(),
-    });
-    lines.push(Line {
-        path: "contested sign-ups",
-        db: kind,
-        who: "raw sqlx",
-        run: Run::merged(theirs),
-        overbooked: Some(overbooked.1),
-        duplicates: None,
-        rss_mb: None,
-    });
 
-    // Nothing else is due yet, so the worker sends only these welcomes.
-    eprintln!("{kind}: mail");
-    lines.extend(
-        mail::measure(
-            &db,
-            &scratch.url,
-            &bins.worker,
-            data.community,
-            sizes.mails,
-            args.mail_concurrency,
-            kind,
-        )
-        .await?,
-    );
+    if wanted(Measured::Signups) {
+        eprintln!("{kind}: contested sign-ups");
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let mut overbooked = (0, 0);
+        let writes = baseline::Writes::new(&db);
+        let people = Arc::new(data.volunteers.clone());
+        for (our_shifts, their_shifts) in &data.contested {
+            let c = client.clone();
+            ours.push(
+                sign_up_round(
+                    args.concurrency,
+                    sizes.signups,
+                    our_shifts,
+                    &people,
+                    move |shift, person| {
+                        let client = c.clone();
+                        async move {
+                            client
+                                .post(
+                                    &format!("/v1/shifts/{shift}/signups"),
+                                    json!({"person_id": person}),
+                                )
+                                .await
+                                .is_ok()
+                        }
+                    },
+                )
+                .await,
+            );
+            overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
+            let w = writes.clone();
+            theirs.push(
+                sign_up_round(
+                    args.concurrency,
+                    sizes.signups,
+                    their_shifts,
+                    &people,
+                    move |shift, person| {
+                        let w = w.clone();
+                        async move { w.sign_up(shift, person).await }
+                    },
+                )
+                .await,
+            );
+            overbooked.1 += baseline::overbooked(&db, their_shifts).await?;
+        }
+        lines.push(Line {
+            path: "contested sign-ups",
+            db: kind,
+            who: "huashen",
+            run: Run::merged(ours),
+            overbooked: Some(overbooked.0),
+            duplicates: None,
+            rss_mb: server.peak_rss_mb(),
+        });
+        lines.push(Line {
+            path: "contested sign-ups",
+            db: kind,
+            who: "raw sqlx",
+            run: Run::merged(theirs),
+            overbooked: Some(overbooked.1),
+            duplicates: None,
+            rss_mb: None,
+        });
+    }
+
+    if wanted(Measured::Mail) {
+        // Nothing else is due yet, so the worker sends only these welcomes.
+        eprintln!("{kind}: mail");
+        lines.extend(
+            mail::measure(
+                &db,
+                &scratch.url,
+                &bins.worker,
+                data.community,
+                sizes.mails,
+                args.mail_concurrency,
+                kind,
+            )
+            .await?,
+        );
+    }
     seed_due_soon(&client, &data, sizes.due_soon).await?;
     server.stop();
 
-    eprintln!("{kind}: planner over {} people", sizes.people);
-    let planner = plan::measure(
-        &db,
-        &scratch.url,
-        &bins.worker,
-        data.community,
-        sizes.mails,
-        sizes.people,
-        kind,
-    )
-    .await?;
+    let planner = if wanted(Measured::Planner) {
+        eprintln!("{kind}: planner over {} people", sizes.people);
+        Some(
+            plan::measure(
+                &db,
+                &scratch.url,
+                &bins.worker,
+                data.community,
+                sizes.mails,
+                sizes.people,
+                kind,
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     db.close().await?;
     scratch.drop_now().await?;
     Ok((lines, planner))
@@ -963,6 +999,9 @@ fn print_table(args: &Args, lines: &[Line]) {
 }
 
 fn print_planners(planners: &[plan::Planner]) {
+    if planners.is_empty() {
+        return;
+    }
     println!(
         "\n| planner | people | rows written | ms | peak RSS MB | again: rows | again: ms | again: peak RSS MB |"
     );
