@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod audit_entry;
 pub mod care_entry;
 pub mod care_plan;
+pub mod cells;
 pub mod community;
 pub mod email_challenge;
 pub mod enums;

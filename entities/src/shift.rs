@@ -1,7 +1,10 @@
 //! A shift at a station: a time slot that volunteers sign up for.
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sqlx::types::Json;
+use sea_orm::{FromQueryResult, QueryResult};
 
+use crate::cells::Cells;
 use crate::enums::ShiftStatus;
 use crate::json::TagList;
 
@@ -57,3 +60,32 @@ impl Related<super::shift_signup::Entity> for Entity {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// A row of `Entity::find()` read by position (see `cells`): the shift list's reader.
+    pub fn from_row(row: &QueryResult) -> Result<Self, DbErr> {
+        let Some(cells) = Cells::of::<Column>(row) else {
+            return Self::from_query_result(row, "");
+        };
+        Ok(Self {
+            id: cells.get(0)?,
+            station_id: cells.get(1)?,
+            community_id: cells.get(2)?,
+            starts_at: cells.get(3)?,
+            ends_at: cells.get(4)?,
+            capacity: cells.get(5)?,
+            min_volunteers: cells.get(6)?,
+            languages_wanted: cells.get::<Json<TagList>>(7)?.0,
+            skills_wanted: cells.get::<Json<TagList>>(8)?.0,
+            notes: cells.get(9)?,
+            status: ShiftStatus::try_from_value(&cells.get(10)?)?,
+            confirmed_count: cells.get(11)?,
+            waitlist_count: cells.get(12)?,
+            cancelled_at: cells.get(13)?,
+            series_id: cells.get(14)?,
+            created_at: cells.get(15)?,
+            updated_at: cells.get(16)?,
+            version: cells.get(17)?,
+        })
+    }
+}

@@ -9,6 +9,7 @@ both_backends!(
     filters_and_time_pages,
     patch,
     scope,
+    list_reads_every_field,
 );
 
 async fn create_and_counts(backend: Backend) {
@@ -271,5 +272,93 @@ async fn scope(backend: Backend) {
     app.get("/v1/shifts", Some("hs_not_a_key"))
         .await
         .expect_problem(401);
+    app.stop().await;
+}
+
+/// The list reads its rows by position: every field, set or NULL, reads as `GET` (the
+/// by-name reader) has it, on both databases.
+async fn list_reads_every_field(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let admin = Some(app.admin_key.as_str());
+    let hsm = id(&app.community("hsm").await);
+    let station = id(&app.station(&hsm).await);
+    app.post(
+        "/v1/shifts",
+        admin,
+        json!({
+            "station_id": station,
+            "starts_at": "2030-03-06T19:00:00+08:00",
+            "ends_at": "2030-03-06T20:30:00+08:00",
+            "capacity": 5,
+            "min_volunteers": 2,
+            "languages_wanted": ["en", "zh-CN"],
+            "skills_wanted": ["hosting"],
+            "notes": "Bring name tags — 带上名牌",
+        }),
+    )
+    .await
+    .expect(201);
+    let plain = app.shift(&station, 30, 2).await;
+    let cancelled = app.shift(&station, 40, 3).await;
+    app.post(
+        &format!("/v1/shifts/{}/cancel", id(&cancelled)),
+        admin,
+        json!({}),
+    )
+    .await
+    .expect(200);
+    app.post(
+        "/v1/shift-series",
+        admin,
+        json!({
+            "station_id": station,
+            "rrule": "FREQ=WEEKLY;BYDAY=WE",
+            "starts_on": "2030-04-01",
+            "start_time": "19:00",
+            "duration_minutes": 90,
+            "capacity": 2,
+            "until": "2030-04-10",
+        }),
+    )
+    .await
+    .expect(201);
+
+    let (listed, _) = app
+        .all_pages(&format!("/v1/shifts?community_id={hsm}"), admin, 50)
+        .await;
+    assert_eq!(listed.len(), 5);
+    for item in &listed {
+        let fetched = app
+            .get(&format!("/v1/shifts/{}", id(item)), admin)
+            .await
+            .expect(200);
+        assert_eq!(item, &fetched.body);
+    }
+    // Fields the API does not show (`cancelled_at`, `version`), read both ways.
+    use entities::shift;
+    use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QueryTrait};
+    let every = shift::Entity::find().order_by_asc(shift::Column::Id);
+    let by_name = every.clone().all(&app.db).await.unwrap();
+    let rows = app
+        .db
+        .query_all_raw(every.build(app.db.get_database_backend()))
+        .await
+        .unwrap();
+    let by_position: Vec<shift::Model> = rows
+        .iter()
+        .map(shift::Model::from_row)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(by_position, by_name);
+    let set = |f: fn(&shift::Model) -> bool| by_name.iter().filter(|m| f(m)).count();
+    assert_eq!(
+        (
+            set(|m| m.notes.is_some()),
+            set(|m| m.cancelled_at.is_some()),
+            set(|m| m.series_id.is_some()),
+        ),
+        (1, 1, 2)
+    );
+    assert!(listed.iter().any(|s| s["id"] == plain["id"]));
     app.stop().await;
 }
