@@ -6,8 +6,8 @@
 //! process to the last mail arriving.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -59,16 +59,16 @@ pub async fn measure(
         .env("HUASHEN_MAIL_CONCURRENCY", concurrency.to_string())
         .env("RUST_LOG", "warn");
     let delivered = deliver(worker_run, &smtp, count).await?;
-    let (recipients, _) = recipients(&delivered.received);
+    let ours = delivered.line("huashen", kind, count);
     let sent = notification::Entity::find()
         .filter(notification::Column::Kind.eq(MailKind::Welcome))
         .filter(notification::Column::Status.eq(NotificationStatus::Sent))
         .count(db)
         .await?;
-    if sent as usize != recipients {
-        bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {recipients}");
+    let reached = ours.run.operations;
+    if sent != reached {
+        bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {reached}");
     }
-    let ours = delivered.line("huashen", kind, count);
     let sample = delivered.received.first().context("no mail arrived")?;
     let theirs = bare_lettre(sample, count, concurrency, kind).await?;
     Ok(vec![ours, theirs])
@@ -109,7 +109,7 @@ async fn deliver(
     count: usize,
 ) -> anyhow::Result<Delivered> {
     let started = Instant::now();
-    let mut child: Child = sender
+    let mut child = sender
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {:?}", sender.get_program()))?;
@@ -171,7 +171,7 @@ async fn bare_lettre(
 
 /// The bare lettre process: sends the mails `job` (a file written by `bare_lettre`)
 /// describes, `concurrency` at a time, and exits.
-pub async fn send_bare(job: &PathBuf) -> anyhow::Result<()> {
+pub async fn send_bare(job: &Path) -> anyhow::Result<()> {
     let job: BareLettre = serde_json::from_slice(&std::fs::read(job)?)?;
     let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
         .port(job.port)
