@@ -169,7 +169,9 @@ async fn on_run_import(job: RunImport, runner: Data<ImportRunner>) -> Result<(),
 /// Plans what is due now and wakes the dispatcher to send it.
 async fn plan_and_dispatch(runner: &Runner) -> anyhow::Result<()> {
     let now = Utc::now();
-    let planned = planner::plan(&runner.worker.db, runner.worker.plan_settings(), now).await?;
+    let worker = &runner.worker;
+    let wake = Some(&*runner.wake);
+    let planned = planner::plan_waking(&worker.db, worker.plan_settings(), now, wake).await?;
     if planned > 0 {
         tracing::info!(planned, "planned mail");
     }
@@ -299,14 +301,19 @@ pub async fn run(
         )),
         None => None,
     };
-    plan_and_dispatch(&runner).await?;
     let (stop, stopping) = watch::channel(false);
     let stop = Arc::new(stop);
+    // Started first, so that a long first plan is sent page by page as it is written.
     let dispatcher = tokio::spawn(dispatch_loop(
         runner.worker.clone(),
         runner.wake.clone(),
         stopping,
     ));
+    if let Err(err) = plan_and_dispatch(&runner).await {
+        let _ = stop.send(true);
+        dispatcher.await?;
+        return Err(err);
+    }
     // Names must be unique among live workers on one database.
     let instance = Uuid::now_v7().simple().to_string();
     let mail_name = format!("huashen-mail-{instance}");

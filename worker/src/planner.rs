@@ -20,6 +20,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
 };
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::format::zone;
@@ -62,8 +63,19 @@ pub async fn plan(
     settings: PlanSettings,
     now: DateTime<Utc>,
 ) -> Result<usize, DbErr> {
+    plan_waking(db, settings, now, None).await
+}
+
+/// `plan`, notifying `sender` whenever a page of rows is written, so that a sender
+/// waiting on it sends the first pages while the rest are still being planned.
+pub async fn plan_waking(
+    db: &DatabaseConnection,
+    settings: PlanSettings,
+    now: DateTime<Utc>,
+    sender: Option<&Notify>,
+) -> Result<usize, DbErr> {
     let started = std::time::Instant::now();
-    let planned = plan_all(db, settings, now).await;
+    let planned = plan_all(db, settings, now, sender).await;
     metrics::histogram!("huashen_planner_duration_seconds").record(started.elapsed().as_secs_f64());
     planned
 }
@@ -72,6 +84,7 @@ async fn plan_all(
     db: &DatabaseConnection,
     settings: PlanSettings,
     now: DateTime<Utc>,
+    sender: Option<&Notify>,
 ) -> Result<usize, DbErr> {
     let communities: HashMap<Uuid, community::Model> = community::Entity::find()
         .all(db)
@@ -83,6 +96,7 @@ async fn plan_all(
         db,
         communities: &communities,
         now,
+        sender,
         written: 0,
     };
     welcomes(&mut ledger, settings).await?;
@@ -117,6 +131,8 @@ struct Ledger<'a> {
     db: &'a DatabaseConnection,
     communities: &'a HashMap<Uuid, community::Model>,
     now: DateTime<Utc>,
+    /// Told whenever new rows are written.
+    sender: Option<&'a Notify>,
     /// New rows written so far.
     written: u64,
 }
@@ -159,7 +175,17 @@ impl<'a> Ledger<'a> {
                     Some(ledger_row(d, self.locale(locale, *community), self.now))
                 })
                 .collect();
-            self.written += write_rows(self.db, rows).await?;
+            self.write_page(rows).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the rows of one page and tells the sender if any are new.
+    async fn write_page(&mut self, rows: Vec<notification::Model>) -> Result<(), DbErr> {
+        let written = write_rows(self.db, rows).await?;
+        self.written += written;
+        if let Some(sender) = self.sender.filter(|_| written > 0) {
+            sender.notify_one();
         }
         Ok(())
     }
@@ -198,7 +224,7 @@ impl<'a> Ledger<'a> {
                     ))
                 })
                 .collect();
-            self.written += write_rows(self.db, rows).await?;
+            self.write_page(rows).await?;
             if !full {
                 return Ok(());
             }

@@ -17,6 +17,7 @@ use uuid::Uuid;
 both_backends!(
     a_newcomer_is_welcomed_on_moving_in_day,
     long_time_residents_get_no_welcome_flood,
+    planning_wakes_the_sender_when_rows_are_written,
 );
 
 fn shanghai_today() -> NaiveDate {
@@ -139,5 +140,34 @@ async fn long_time_residents_get_no_welcome_flood(backend: Backend) {
         "no welcome for long-time residents"
     );
     assert_eq!(planned, birthdays_today, "only today's birthday cards");
+    app.stop().await;
+}
+
+/// The sender waiting on a plan is woken once it writes rows (it sends the first pages
+/// while later ones are planned), and not by a plan that writes nothing new.
+async fn planning_wakes_the_sender_when_rows_are_written(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let yesterday = shanghai_today() - Duration::days(1);
+    huashen_tests::insert_residents(&app.db, community.parse().unwrap(), 0..1_200, |_, p| {
+        p.moved_in_on = Some(yesterday);
+    })
+    .await
+    .unwrap();
+    let worker = app.worker(&SmtpServer::start().await);
+    let sender = tokio::sync::Notify::new();
+    let woken = || tokio::time::timeout(std::time::Duration::from_millis(200), sender.notified());
+    let plan = || {
+        huashen_worker::planner::plan_waking(
+            &app.db,
+            worker.plan_settings(),
+            Utc::now(),
+            Some(&sender),
+        )
+    };
+    assert_eq!(plan().await.unwrap(), 1_200);
+    assert!(woken().await.is_ok(), "woken by the rows written");
+    assert_eq!(plan().await.unwrap(), 0);
+    assert!(woken().await.is_err(), "nothing new, nobody woken");
     app.stop().await;
 }
