@@ -10,8 +10,8 @@ use poem_openapi::Object;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Condition, IntoCondition};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QueryResult, QueryTrait, Select, Statement,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QueryResult, QueryTrait, Select,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -34,9 +34,10 @@ pub struct PageQuery<E: EntityTrait> {
 }
 
 impl<E: EntityTrait> PageQuery<E> {
+    /// The page's models, read by sea-orm's reader.
     pub async fn all(self, db: &impl ConnectionTrait) -> Result<Vec<E::Model>, DbErr> {
-        let statement = self.statement(db.get_database_backend());
-        E::find().from_raw_sql(statement).all(db).await
+        self.read(db, |row| E::Model::from_query_result(row, ""))
+            .await
     }
 
     /// The page's rows, each read by `read`, such as a model's reader by position.
@@ -45,18 +46,13 @@ impl<E: EntityTrait> PageQuery<E> {
         db: &impl ConnectionTrait,
         read: impl Fn(&QueryResult) -> Result<M, DbErr>,
     ) -> Result<Vec<M>, DbErr> {
-        let statement = self.statement(db.get_database_backend());
+        let mut statement = self.select.build(db.get_database_backend());
+        statement.sql.push_str(&format!(" LIMIT {}", self.rows));
         db.query_all_raw(statement)
             .await?
             .iter()
             .map(read)
             .collect()
-    }
-
-    fn statement(self, backend: DbBackend) -> Statement {
-        let mut statement = self.select.build(backend);
-        statement.sql.push_str(&format!(" LIMIT {}", self.rows));
-        statement
     }
 }
 
