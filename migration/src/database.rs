@@ -17,11 +17,26 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/huashen.db";
 /// SQLite files are created if missing and opened in WAL mode with foreign keys on and
 /// a busy timeout, so concurrent writers wait their turn instead of failing.
 pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
-    let db = connect(url).await?;
-    Migrator::up(&db, None)
+    let migrating = connect_for_migrations(url).await?;
+    Migrator::up(&migrating, None)
         .await
         .context("running migrations")?;
-    Ok(db)
+    migrating
+        .close()
+        .await
+        .context("closing the migrations' connection")?;
+    connect(url).await
+}
+
+/// Opens `url` over a single connection, for changing the schema.
+///
+/// SQLite checks that a table, index or column does not exist yet against the schema
+/// the connection read last, and a pooled connection that sat idle while another one
+/// changed the schema has not read it again: it refuses a valid `CREATE INDEX` with
+/// "index … already exists" just after the index was dropped. One connection always
+/// knows its own changes.
+pub async fn connect_for_migrations(url: &str) -> anyhow::Result<DatabaseConnection> {
+    open(url, 1).await
 }
 
 /// How long a pooled connection may sit unused before it is checked on being taken.
@@ -29,9 +44,15 @@ const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Opens `url` as it is, without migrating.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+    let connections = if url.starts_with("sqlite:") { 8 } else { 16 };
+    open(url, connections).await
+}
+
+async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
         .sqlx_logging(false)
+        .max_connections(connections)
         .acquire_timeout(Duration::from_secs(10))
         // sqlx pings every connection as it goes back to the pool; pinging it again when
         // it is taken out a moment later costs each request a round trip and tells
@@ -40,15 +61,13 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .test_before_acquire_if_idle_for(CHECK_IF_IDLE_FOR);
     if url.starts_with("sqlite:") {
         create_parent_dir(url)?;
-        options.max_connections(8).map_sqlx_sqlite_opts(|opts| {
+        options.map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
         });
-    } else {
-        options.max_connections(16);
     }
     Database::connect(options)
         .await

@@ -6,7 +6,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use migration::Migrator;
-use migration::database::connect;
+use migration::database::{connect, connect_for_migrations};
 use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -122,7 +122,7 @@ async fn sqlite() {
     let url = format!("sqlite://{}", path.display());
     // In a task, so that a failure still reaches the clean-up below.
     let result = tokio::spawn(async move {
-        let db = connect(&url).await.expect("opening SQLite");
+        let db = connect_for_migrations(&url).await.expect("opening SQLite");
         up_down_up(&db).await;
         let _ = db.close().await;
     })
@@ -150,7 +150,9 @@ async fn postgres() {
         .map_or(&*admin_url, |(base, _)| base);
     let url = format!("{base}/{name}");
     let result = tokio::spawn(async move {
-        let db = connect(&url).await.expect("connecting to the new database");
+        let db = connect_for_migrations(&url)
+            .await
+            .expect("connecting to the new database");
         up_down_up(&db).await;
         let _ = db.close().await;
     })
