@@ -18,7 +18,7 @@ use poem::http::uri::Scheme;
 use poem::listener::{Acceptor, TcpAcceptor};
 use poem::web::{LocalAddr, RemoteAddr};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::time::Sleep;
 
 /// What the request middleware tells a connection.
@@ -53,6 +53,23 @@ impl Drop for Answering {
     fn drop(&mut self) {
         self.0.answering.store(false, Ordering::SeqCst);
     }
+}
+
+/// Connections the kernel completes for the server before it accepts them (capped by
+/// `net.core.somaxconn`). The usual 128 is too few for a burst: the handshakes beyond it
+/// are dropped, and their clients wait a second or more before trying again.
+const ACCEPT_BACKLOG: u32 = 1024;
+
+/// Listens on `address` with room for a burst of new connections.
+pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
 
 /// Accepts TCP connections whose request heads must arrive within `timeout`.

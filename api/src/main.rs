@@ -243,8 +243,7 @@ async fn main() -> anyhow::Result<()> {
             if args.demo {
                 seed(&db).await?;
             }
-            let listener = tokio::net::TcpListener::bind(args.bind)
-                .await
+            let listener = huashen_api::connections::listen(args.bind)
                 .with_context(|| format!("binding {}", args.bind))?;
             tracing::info!(
                 address = %listener.local_addr()?,

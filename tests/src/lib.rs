@@ -251,9 +251,8 @@ impl TestApp {
         let db = connect_and_migrate(&database.url)
             .await
             .expect("migrating the test database");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binding port 0");
+        let listener =
+            huashen_api::connections::listen(([127, 0, 0, 1], 0).into()).expect("binding port 0");
         let base_url = format!("http://{}", listener.local_addr().expect("local address"));
         let state = AppState::new(db.clone(), settings)
             .await
