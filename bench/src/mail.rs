@@ -96,6 +96,7 @@ impl Delivered {
             overbooked: None,
             duplicates: Some(duplicates),
             rss_mb: self.rss_mb,
+            cpu: None,
         }
     }
 }

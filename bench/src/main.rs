@@ -4,6 +4,7 @@
 //! same SQL through sqlx with prepared statements, on a pool configured as Huashen's.
 //! Numbers are ratios measured in one run on one machine, never thresholds.
 
+mod cpu;
 mod load;
 mod mail;
 mod plan;
@@ -170,6 +171,8 @@ struct Line {
     duplicates: Option<u64>,
     /// The server's peak resident memory so far, in MB.
     rss_mb: Option<f64>,
+    /// CPU time spent during the run, by process.
+    cpu: Option<cpu::Used>,
 }
 
 #[tokio::main]
@@ -215,6 +218,7 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     print_table(&args, &lines);
+    print_cpu(&lines);
     print_planners(&planners);
     Ok(())
 }
@@ -271,6 +275,11 @@ impl Scratch {
             admin: Some((postgres.to_owned(), name)),
             _dir: None,
         })
+    }
+
+    /// PostgreSQL's name of the database; `None` for SQLite.
+    fn database_name(&self) -> Option<&str> {
+        self.admin.as_ref().map(|(_, name)| name.as_str())
     }
 
     async fn drop_now(self) -> anyhow::Result<()> {
@@ -494,6 +503,7 @@ async fn measure(
     .await
     .map_err(|e| anyhow::anyhow!("creating the key: {e}"))?;
     let server = Server::start(&bins.huashen, &scratch.url).await?;
+    let watch = cpu::Watch::new(server.child.id(), scratch.database_name());
     let client = Client {
         http: reqwest::Client::new(),
         base: server.url.clone(),
@@ -534,6 +544,7 @@ async fn measure(
             read.clone(),
         )
         .await;
+        let before = watch.used();
         let ours = load::run(args.concurrency, Stop::After(sizes.timed), read).await;
         lines.push(Line {
             path: "list shifts",
@@ -543,6 +554,7 @@ async fn measure(
             overbooked: None,
             duplicates: None,
             rss_mb: server.peak_rss_mb(),
+            cpu: Some(watch.used() - before),
         });
         let raw = baseline::Reads::new(&db, &key, data.community, data.from);
         let r = raw.clone();
@@ -556,6 +568,7 @@ async fn measure(
         )
         .await;
         let r = raw.clone();
+        let before = watch.used();
         let theirs = load::run(args.concurrency, Stop::After(sizes.timed), move |_| {
             let r = r.clone();
             async move { r.once().await }
@@ -569,6 +582,7 @@ async fn measure(
             overbooked: None,
             duplicates: None,
             rss_mb: None,
+            cpu: Some(watch.used() - before),
         });
     }
 
@@ -576,10 +590,12 @@ async fn measure(
         eprintln!("{kind}: contested sign-ups");
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         let mut overbooked = (0, 0);
+        let (mut our_cpu, mut their_cpu) = (cpu::Used::default(), cpu::Used::default());
         let writes = baseline::Writes::new(&db);
         let people = Arc::new(data.volunteers.clone());
         for (our_shifts, their_shifts) in &data.contested {
             let c = client.clone();
+            let before = watch.used();
             ours.push(
                 sign_up_round(
                     args.concurrency,
@@ -601,8 +617,10 @@ async fn measure(
                 )
                 .await,
             );
+            our_cpu += watch.used() - before;
             overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
             let w = writes.clone();
+            let before = watch.used();
             theirs.push(
                 sign_up_round(
                     args.concurrency,
@@ -616,6 +634,7 @@ async fn measure(
                 )
                 .await,
             );
+            their_cpu += watch.used() - before;
             overbooked.1 += baseline::overbooked(&db, their_shifts).await?;
         }
         lines.push(Line {
@@ -626,6 +645,7 @@ async fn measure(
             overbooked: Some(overbooked.0),
             duplicates: None,
             rss_mb: server.peak_rss_mb(),
+            cpu: Some(our_cpu),
         });
         lines.push(Line {
             path: "contested sign-ups",
@@ -635,6 +655,7 @@ async fn measure(
             overbooked: Some(overbooked.1),
             duplicates: None,
             rss_mb: None,
+            cpu: Some(their_cpu),
         });
     }
 
@@ -994,6 +1015,36 @@ fn print_table(args: &Args, lines: &[Line]) {
             count(line.duplicates),
             ratio,
             line.rss_mb.map_or(String::new(), |m| format!("{m:.0}")),
+        );
+    }
+}
+
+/// Where each run's CPU time went, per operation. It shows what bounds a ratio: a
+/// baseline pays only for the database and the bench.
+fn print_cpu(lines: &[Line]) {
+    let measured: Vec<_> = lines
+        .iter()
+        .filter_map(|line| Some((line, line.cpu?)))
+        .collect();
+    if measured.is_empty() {
+        return;
+    }
+    println!(
+        "\n| path | db | who | server CPU µs/op | database CPU µs/op | bench CPU µs/op | idle µs/op |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|");
+    for (line, used) in measured {
+        let per = used.per_operation(line.run.operations);
+        println!(
+            "| {} | {} | {} | {:.0} | {} | {:.0} | {:.0} |",
+            line.path,
+            line.db,
+            line.who,
+            per.server,
+            // SQLite runs inside whoever uses it: the server or the bench.
+            per.database.map_or("—".to_owned(), |d| format!("{d:.0}")),
+            per.bench,
+            per.idle,
         );
     }
 }
