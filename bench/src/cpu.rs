@@ -1,6 +1,7 @@
-//! Where a run's CPU time went: the server, the database, the bench itself, and what
-//! the machine left idle, from /proc before and after the run. It tells which process
-//! bounds a ratio: a baseline pays for the database and the bench only.
+//! Where a run's CPU time went: the process measured (the server, or a mail's sender),
+//! the database, the bench itself, and what the machine left idle, from /proc before
+//! and after the run. It tells what bounds a ratio: a baseline pays for the database
+//! and the bench only, or for its own process and the bench.
 
 use std::ops::{AddAssign, Sub};
 
@@ -10,7 +11,8 @@ const TICKS_PER_SECOND: u64 = 100;
 /// CPU time so far, in clock ticks.
 #[derive(Clone, Copy, Default)]
 pub struct Used {
-    server: u64,
+    /// The process measured: the server, or a mail's sender.
+    process: u64,
     /// PostgreSQL's backends for the bench's database; SQLite runs inside the server.
     database: Option<u64>,
     bench: u64,
@@ -23,7 +25,7 @@ impl Sub for Used {
 
     fn sub(self, before: Used) -> Used {
         Used {
-            server: self.server.saturating_sub(before.server),
+            process: self.process.saturating_sub(before.process),
             database: self
                 .database
                 .map(|now| now.saturating_sub(before.database.unwrap_or(0))),
@@ -35,7 +37,7 @@ impl Sub for Used {
 
 impl AddAssign for Used {
     fn add_assign(&mut self, other: Used) {
-        self.server += other.server;
+        self.process += other.process;
         self.database = match (self.database, other.database) {
             (None, None) => None,
             (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
@@ -47,19 +49,28 @@ impl AddAssign for Used {
 
 /// Microseconds of CPU per operation, as the table prints them.
 pub struct PerOperation {
-    pub server: f64,
+    pub process: f64,
     pub database: Option<f64>,
     pub bench: f64,
     pub idle: f64,
 }
 
 impl Used {
+    /// This reading with the measured process's time as last read while it ran (once
+    /// it has exited, /proc no longer has it).
+    pub fn with_process(self, ticks: u64) -> Used {
+        Used {
+            process: self.process.max(ticks),
+            ..self
+        }
+    }
+
     pub fn per_operation(&self, operations: u64) -> PerOperation {
         let micros = |ticks: u64| {
             ticks as f64 * 1_000_000.0 / TICKS_PER_SECOND as f64 / operations.max(1) as f64
         };
         PerOperation {
-            server: micros(self.server),
+            process: micros(self.process),
             database: self.database.map(micros),
             bench: micros(self.bench),
             idle: micros(self.idle),
@@ -69,15 +80,15 @@ impl Used {
 
 /// The processes a run is shared among.
 pub struct Watch {
-    server: u32,
+    process: u32,
     /// PostgreSQL's name of the bench's database, found in its backends' titles.
     database: Option<String>,
 }
 
 impl Watch {
-    pub fn new(server: u32, database: Option<&str>) -> Self {
+    pub fn new(process: u32, database: Option<&str>) -> Self {
         Self {
-            server,
+            process,
             database: database.map(str::to_owned),
         }
     }
@@ -85,11 +96,16 @@ impl Watch {
     /// The CPU time used so far.
     pub fn used(&self) -> Used {
         Used {
-            server: process_ticks(&self.server.to_string()).unwrap_or(0),
+            process: self.process().unwrap_or(0),
             database: self.database.as_deref().and_then(backend_ticks),
             bench: process_ticks("self").unwrap_or(0),
             idle: idle_ticks().unwrap_or(0),
         }
+    }
+
+    /// The measured process's CPU time so far, cheap enough to read often.
+    pub fn process(&self) -> Option<u64> {
+        process_ticks(&self.process.to_string())
     }
 }
 

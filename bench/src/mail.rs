@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::load::{self, Run, Stop};
-use crate::{Line, peak_rss_mb};
+use crate::{Line, Scratch, cpu, peak_rss_mb};
 
 /// Longest the worker may take over all the mail before the run counts as failed.
 const LIMIT: Duration = Duration::from_secs(900);
@@ -33,7 +33,7 @@ const LIMIT: Duration = Duration::from_secs(900);
 /// many of the same mail with bare lettre; `first` numbers the residents.
 pub async fn measure(
     db: &DatabaseConnection,
-    database_url: &str,
+    scratch: &Scratch,
     worker: &Path,
     community: Uuid,
     count: usize,
@@ -54,11 +54,11 @@ pub async fn measure(
     let mut worker_run = Command::new(worker);
     worker_run
         .arg("run")
-        .env("DATABASE_URL", database_url)
+        .env("DATABASE_URL", &scratch.url)
         .env("SMTP_URL", smtp.url())
         .env("HUASHEN_MAIL_CONCURRENCY", concurrency.to_string())
         .env("RUST_LOG", "warn");
-    let delivered = deliver(worker_run, &smtp, count).await?;
+    let delivered = deliver(worker_run, scratch.database_name(), &smtp, count).await?;
     let ours = delivered.line("huashen", kind, count);
     let sent = notification::Entity::find()
         .filter(notification::Column::Kind.eq(MailKind::Welcome))
@@ -79,6 +79,8 @@ struct Delivered {
     received: Vec<Received>,
     elapsed: Duration,
     rss_mb: Option<f64>,
+    /// CPU time spent until the last mail arrived.
+    cpu: cpu::Used,
 }
 
 impl Delivered {
@@ -96,16 +98,18 @@ impl Delivered {
             overbooked: None,
             duplicates: Some(duplicates),
             rss_mb: self.rss_mb,
-            cpu: None,
+            cpu: Some(self.cpu),
         }
     }
 }
 
 /// Starts `sender` and times it from there until `smtp` has had `count` mails (or the
 /// sender exits first, or `LIMIT` passes); then waits long enough for a mail sent twice
-/// to arrive twice, and stops the sender.
+/// to arrive twice, and stops the sender. `database` names the PostgreSQL database the
+/// sender uses, whose backends' CPU time counts too.
 async fn deliver(
     mut sender: Command,
+    database: Option<&str>,
     smtp: &SmtpServer,
     count: usize,
 ) -> anyhow::Result<Delivered> {
@@ -114,13 +118,19 @@ async fn deliver(
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {:?}", sender.get_program()))?;
+    let watch = cpu::Watch::new(child.id(), database);
+    let before = watch.used();
+    let mut sender_ticks = 0;
     while (smtp.attempts() as usize) < count
         && started.elapsed() < LIMIT
         && child.try_wait()?.is_none()
     {
+        // Read while it runs: a process's time is gone once it has exited.
+        sender_ticks = watch.process().unwrap_or(sender_ticks);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed();
+    let used = watch.used().with_process(sender_ticks) - before;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_mb = peak_rss_mb(child.id());
     let _ = child.kill();
@@ -129,6 +139,7 @@ async fn deliver(
         received: smtp.received(),
         elapsed,
         rss_mb,
+        cpu: used,
     })
 }
 
@@ -165,7 +176,7 @@ async fn bare_lettre(
     std::fs::write(&file, serde_json::to_vec(&job)?)?;
     let mut sender = Command::new(std::env::current_exe()?);
     sender.arg("--bare-lettre").arg(&file);
-    let delivered = deliver(sender, &smtp, count).await;
+    let delivered = deliver(sender, None, &smtp, count).await;
     let _ = std::fs::remove_file(&file);
     Ok(delivered?.line("bare lettre", kind, count))
 }

@@ -665,7 +665,7 @@ async fn measure(
         lines.extend(
             mail::measure(
                 &db,
-                &scratch.url,
+                &scratch,
                 &bins.worker,
                 data.community,
                 sizes.mails,
@@ -1020,7 +1020,7 @@ fn print_table(args: &Args, lines: &[Line]) {
 }
 
 /// Where each run's CPU time went, per operation. It shows what bounds a ratio: a
-/// baseline pays only for the database and the bench.
+/// baseline pays only for the database and the bench (and a mail's for its sender).
 fn print_cpu(lines: &[Line]) {
     let measured: Vec<_> = lines
         .iter()
@@ -1030,7 +1030,7 @@ fn print_cpu(lines: &[Line]) {
         return;
     }
     println!(
-        "\n| path | db | who | server CPU µs/op | database CPU µs/op | bench CPU µs/op | idle µs/op |"
+        "\n| path | db | who | server or sender CPU µs/op | database CPU µs/op | bench CPU µs/op | idle µs/op |"
     );
     println!("|---|---|---|---:|---:|---:|---:|");
     for (line, used) in measured {
@@ -1040,7 +1040,7 @@ fn print_cpu(lines: &[Line]) {
             line.path,
             line.db,
             line.who,
-            per.server,
+            per.process,
             // SQLite runs inside whoever uses it: the server or the bench.
             per.database.map_or("—".to_owned(), |d| format!("{d:.0}")),
             per.bench,
