@@ -457,7 +457,7 @@ async fn slow_and_idle_clients() {
     assert!(started.elapsed() < Duration::from_secs(4));
 
     // The baseline: the server holds none of the connections above (it closes its ends
-    // in its own time), so each of the 1,000 below shows as one more file.
+    // in its own time), so each of the 1,000 below shows as one more socket.
     drop((trickle, slow_head));
     let settling = Instant::now();
     while open_at(port) > 0 {

@@ -13,9 +13,6 @@ use crate::Migrator;
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/huashen.db";
 
 /// Opens `url` and brings the schema up to date.
-///
-/// SQLite files are created if missing and opened in WAL mode with foreign keys on and
-/// a busy timeout, so concurrent writers wait their turn instead of failing.
 pub async fn connect_and_migrate(url: &str) -> anyhow::Result<DatabaseConnection> {
     let migrating = connect_for_migrations(url).await?;
     Migrator::up(&migrating, None)
@@ -44,10 +41,13 @@ const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Opens `url` as it is, without migrating.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
-    let connections = if url.starts_with("sqlite:") { 8 } else { 16 };
+    let connections = if is_sqlite(url) { 8 } else { 16 };
     open(url, connections).await
 }
 
+/// Opens a pool of `connections` to `url`. SQLite files are created if missing and
+/// opened in WAL mode with foreign keys on and a busy timeout, so concurrent writers
+/// wait their turn instead of failing.
 async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection> {
     let mut options = ConnectOptions::new(url.to_owned());
     options
@@ -59,7 +59,7 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
         // nothing new. Only a connection idle long enough for the server or a firewall
         // to have dropped it is pinged first.
         .test_before_acquire_if_idle_for(CHECK_IF_IDLE_FOR);
-    if url.starts_with("sqlite:") {
+    if is_sqlite(url) {
         create_parent_dir(url)?;
         options.map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
@@ -72,6 +72,10 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))
+}
+
+fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
 }
 
 /// The file of a SQLite `url`; `None` for other databases and in-memory ones.
