@@ -1,19 +1,9 @@
 //! The developers' migration commands open the database as the servers do, on SQLite
 //! and PostgreSQL.
 
+mod support;
+
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use migration::database::connect;
-use sea_orm_migration::sea_orm::ConnectionTrait;
-
-fn unique_name() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("huashen_migration_cli_{}_{nanos}", std::process::id())
-}
 
 /// Runs `migration <args>` against `url` and returns what it printed.
 fn migration(url: &str, args: &[&str]) -> String {
@@ -46,7 +36,7 @@ fn round(url: &str) {
 
 #[test]
 fn sqlite_file_and_folder_are_created() {
-    let dir = std::env::temp_dir().join(unique_name());
+    let dir = std::env::temp_dir().join(support::unique_name());
     let file = dir.join("data").join("huashen.db");
     round(&format!("sqlite://{}", file.display()));
     let created = file.exists();
@@ -56,25 +46,9 @@ fn sqlite_file_and_folder_are_created() {
 
 #[tokio::test]
 async fn postgres() {
-    let admin_url = std::env::var("HUASHEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is needed for this test: {e:#}"));
-    let name = unique_name();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("creating the database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(&*admin_url, |(base, _)| base);
-    let url = format!("{base}/{name}");
+    let scratch = support::ScratchPostgres::create().await;
+    let url = scratch.url.clone();
     let result = tokio::task::spawn_blocking(move || round(&url)).await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
-    let _ = admin.close().await;
+    scratch.drop().await;
     result.unwrap();
 }

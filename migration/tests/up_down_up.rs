@@ -1,12 +1,9 @@
 //! Every migration's `down` undoes its `up` exactly, on SQLite and PostgreSQL.
-//!
-//! `HUASHEN_TEST_POSTGRES_URL` points at the PostgreSQL server in which the test
-//! creates and drops its own database (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-use std::time::{SystemTime, UNIX_EPOCH};
+mod support;
 
 use migration::Migrator;
-use migration::database::{connect, connect_for_migrations};
+use migration::database::connect_for_migrations;
 use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
@@ -108,17 +105,9 @@ async fn up_down_up(db: &DatabaseConnection) {
     assert!(steps[0].is_empty(), "{:#?}", steps[0]);
 }
 
-fn unique_name() -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    format!("huashen_migrations_{}_{nanos}", std::process::id())
-}
-
 #[tokio::test]
 async fn sqlite() {
-    let path = std::env::temp_dir().join(format!("{}.db", unique_name()));
+    let path = std::env::temp_dir().join(format!("{}.db", support::unique_name()));
     let url = format!("sqlite://{}", path.display());
     // In a task, so that a failure still reaches the clean-up below.
     let result = tokio::spawn(async move {
@@ -135,20 +124,8 @@ async fn sqlite() {
 
 #[tokio::test]
 async fn postgres() {
-    let admin_url = std::env::var("HUASHEN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-    let admin = connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL is needed for this test: {e:#}"));
-    let name = unique_name();
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("creating the database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map_or(&*admin_url, |(base, _)| base);
-    let url = format!("{base}/{name}");
+    let scratch = support::ScratchPostgres::create().await;
+    let url = scratch.url.clone();
     let result = tokio::spawn(async move {
         let db = connect_for_migrations(&url)
             .await
@@ -157,10 +134,6 @@ async fn postgres() {
         let _ = db.close().await;
     })
     .await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-        .expect("dropping the database");
-    let _ = admin.close().await;
+    scratch.drop().await;
     result.unwrap();
 }
