@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::process::Command;
 
 /// Runs `migration <args>` against `url` and returns what it printed.
@@ -34,14 +35,21 @@ fn round(url: &str) {
     );
 }
 
+/// A folder removed when the test ends, whether it passed or not.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn sqlite_file_and_folder_are_created() {
-    let dir = std::env::temp_dir().join(support::unique_name());
-    let file = dir.join("data").join("huashen.db");
+    let dir = Scratch(std::env::temp_dir().join(support::unique_name()));
+    let file = dir.0.join("data").join("huashen.db");
     round(&format!("sqlite://{}", file.display()));
-    let created = file.exists();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(created, "{} was not created", file.display());
+    assert!(file.exists(), "{} was not created", file.display());
 }
 
 #[tokio::test]
