@@ -538,51 +538,46 @@ async fn measure(
                 }
             }
         };
-        load::run(
-            args.concurrency,
-            Stop::After(Duration::from_secs(1)),
-            read.clone(),
-        )
-        .await;
-        let before = watch.used();
-        let ours = load::run(args.concurrency, Stop::After(sizes.timed), read).await;
+        let raw = baseline::Reads::new(&db, &key, data.community, data.from);
+        let raw_read = move |_| {
+            let r = raw.clone();
+            async move { r.once().await }
+        };
+        let warm_up = Stop::After(Duration::from_secs(1));
+        load::run(args.concurrency, warm_up, read.clone()).await;
+        load::run(args.concurrency, warm_up, raw_read.clone()).await;
+        // Huashen's and the baseline's turns alternate, so both meet the machine in the
+        // same moods, as the sign-ups' rounds do.
+        let turn = Stop::After(sizes.timed / sizes.rounds as u32);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let (mut our_cpu, mut their_cpu) = (cpu::Used::default(), cpu::Used::default());
+        for _ in 0..sizes.rounds {
+            let before = watch.used();
+            ours.push(load::run(args.concurrency, turn, read.clone()).await);
+            our_cpu += watch.used() - before;
+            let before = watch.used();
+            theirs.push(load::run(args.concurrency, turn, raw_read.clone()).await);
+            their_cpu += watch.used() - before;
+        }
         lines.push(Line {
             path: "list shifts",
             db: kind,
             who: "huashen",
-            run: ours,
+            run: Run::merged(ours),
             overbooked: None,
             duplicates: None,
             rss_mb: server.peak_rss_mb(),
-            cpu: Some(watch.used() - before),
+            cpu: Some(our_cpu),
         });
-        let raw = baseline::Reads::new(&db, &key, data.community, data.from);
-        let r = raw.clone();
-        load::run(
-            args.concurrency,
-            Stop::After(Duration::from_secs(1)),
-            move |_| {
-                let r = r.clone();
-                async move { r.once().await }
-            },
-        )
-        .await;
-        let r = raw.clone();
-        let before = watch.used();
-        let theirs = load::run(args.concurrency, Stop::After(sizes.timed), move |_| {
-            let r = r.clone();
-            async move { r.once().await }
-        })
-        .await;
         lines.push(Line {
             path: "list shifts",
             db: kind,
             who: "raw sqlx",
-            run: theirs,
+            run: Run::merged(theirs),
             overbooked: None,
             duplicates: None,
             rss_mb: None,
-            cpu: Some(watch.used() - before),
+            cpu: Some(their_cpu),
         });
     }
 
