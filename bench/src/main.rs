@@ -549,49 +549,46 @@ async fn measure(
         // Huashen's and the baseline's turns alternate, so both meet the machine in the
         // same moods, as the sign-ups' rounds do.
         let turn = Stop::After(sizes.timed / sizes.rounds as u32);
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        let (mut our_cpu, mut their_cpu) = (cpu::Used::default(), cpu::Used::default());
+        let (mut ours, mut theirs) = (Turns::default(), Turns::default());
         for _ in 0..sizes.rounds {
-            let before = watch.used();
-            ours.push(load::run(args.concurrency, turn, read.clone()).await);
-            our_cpu += watch.used() - before;
-            let before = watch.used();
-            theirs.push(load::run(args.concurrency, turn, raw_read.clone()).await);
-            their_cpu += watch.used() - before;
+            ours.take(&watch, load::run(args.concurrency, turn, read.clone()))
+                .await;
+            theirs
+                .take(&watch, load::run(args.concurrency, turn, raw_read.clone()))
+                .await;
         }
         lines.push(Line {
             path: "list shifts",
             db: kind,
             who: "huashen",
-            run: Run::merged(ours),
+            run: Run::merged(ours.runs),
             overbooked: None,
             duplicates: None,
             rss_mb: server.peak_rss_mb(),
-            cpu: Some(our_cpu),
+            cpu: Some(ours.cpu),
         });
         lines.push(Line {
             path: "list shifts",
             db: kind,
             who: "raw sqlx",
-            run: Run::merged(theirs),
+            run: Run::merged(theirs.runs),
             overbooked: None,
             duplicates: None,
             rss_mb: None,
-            cpu: Some(their_cpu),
+            cpu: Some(theirs.cpu),
         });
     }
 
     if wanted(Measured::Signups) {
         eprintln!("{kind}: contested sign-ups");
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let (mut ours, mut theirs) = (Turns::default(), Turns::default());
         let mut overbooked = (0, 0);
-        let (mut our_cpu, mut their_cpu) = (cpu::Used::default(), cpu::Used::default());
         let writes = baseline::Writes::new(&db);
         let people = Arc::new(data.volunteers.clone());
         for (our_shifts, their_shifts) in &data.contested {
             let c = client.clone();
-            let before = watch.used();
-            ours.push(
+            ours.take(
+                &watch,
                 sign_up_round(
                     args.concurrency,
                     sizes.signups,
@@ -609,48 +606,47 @@ async fn measure(
                                 .is_ok()
                         }
                     },
-                )
-                .await,
-            );
-            our_cpu += watch.used() - before;
+                ),
+            )
+            .await;
             overbooked.0 += baseline::overbooked(&db, our_shifts).await?;
             let w = writes.clone();
-            let before = watch.used();
-            theirs.push(
-                sign_up_round(
-                    args.concurrency,
-                    sizes.signups,
-                    their_shifts,
-                    &people,
-                    move |shift, person| {
-                        let w = w.clone();
-                        async move { w.sign_up(shift, person).await }
-                    },
+            theirs
+                .take(
+                    &watch,
+                    sign_up_round(
+                        args.concurrency,
+                        sizes.signups,
+                        their_shifts,
+                        &people,
+                        move |shift, person| {
+                            let w = w.clone();
+                            async move { w.sign_up(shift, person).await }
+                        },
+                    ),
                 )
-                .await,
-            );
-            their_cpu += watch.used() - before;
+                .await;
             overbooked.1 += baseline::overbooked(&db, their_shifts).await?;
         }
         lines.push(Line {
             path: "contested sign-ups",
             db: kind,
             who: "huashen",
-            run: Run::merged(ours),
+            run: Run::merged(ours.runs),
             overbooked: Some(overbooked.0),
             duplicates: None,
             rss_mb: server.peak_rss_mb(),
-            cpu: Some(our_cpu),
+            cpu: Some(ours.cpu),
         });
         lines.push(Line {
             path: "contested sign-ups",
             db: kind,
             who: "raw sqlx",
-            run: Run::merged(theirs),
+            run: Run::merged(theirs.runs),
             overbooked: Some(overbooked.1),
             duplicates: None,
             rss_mb: None,
-            cpu: Some(their_cpu),
+            cpu: Some(theirs.cpu),
         });
     }
 
@@ -693,6 +689,22 @@ async fn measure(
     db.close().await?;
     scratch.drop_now().await?;
     Ok((lines, planner))
+}
+
+/// One side of a path measured in turns that alternate with the other side's: its runs,
+/// and the CPU time the machine spent during them.
+#[derive(Default)]
+struct Turns {
+    runs: Vec<Run>,
+    cpu: cpu::Used,
+}
+
+impl Turns {
+    async fn take(&mut self, watch: &cpu::Watch, turn: impl Future<Output = Run>) {
+        let before = watch.used();
+        self.runs.push(turn.await);
+        self.cpu += watch.used() - before;
+    }
 }
 
 /// One round of `count` sign-ups through `sign_up(shift, person)`, `concurrency` at a

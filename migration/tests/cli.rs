@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 /// Runs `migration <args>` against `url` and returns what it printed.
@@ -35,19 +34,10 @@ fn round(url: &str) {
     );
 }
 
-/// A folder removed when the test ends, whether it passed or not.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn sqlite_file_and_folder_are_created() {
-    let dir = Scratch(std::env::temp_dir().join(support::unique_name()));
-    let file = dir.0.join("data").join("huashen.db");
+    let dir = support::ScratchDir::new();
+    let file = dir.path().join("data").join("huashen.db");
     round(&format!("sqlite://{}", file.display()));
     assert!(file.exists(), "{} was not created", file.display());
 }

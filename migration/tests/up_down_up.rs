@@ -107,19 +107,11 @@ async fn up_down_up(db: &DatabaseConnection) {
 
 #[tokio::test]
 async fn sqlite() {
-    let path = std::env::temp_dir().join(format!("{}.db", support::unique_name()));
-    let url = format!("sqlite://{}", path.display());
-    // In a task, so that a failure still reaches the clean-up below.
-    let result = tokio::spawn(async move {
-        let db = connect_for_migrations(&url).await.expect("opening SQLite");
-        up_down_up(&db).await;
-        let _ = db.close().await;
-    })
-    .await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-    }
-    result.unwrap();
+    let dir = support::ScratchDir::new();
+    let url = format!("sqlite://{}", dir.path().join("huashen.db").display());
+    let db = connect_for_migrations(&url).await.expect("opening SQLite");
+    up_down_up(&db).await;
+    let _ = db.close().await;
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
-//! What the migration tests share: unique names, and a PostgreSQL database of their own.
+//! What the migration tests share: unique names, a folder and a PostgreSQL database of
+//! their own.
 //!
 //! `HUASHEN_TEST_POSTGRES_URL` points at the PostgreSQL server in which a test creates
 //! and drops its database (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use migration::database::connect;
@@ -15,6 +17,26 @@ pub fn unique_name() -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("huashen_migrations_{}_{nanos}", std::process::id())
+}
+
+/// A folder of its own under the temporary folder, not yet created, removed with
+/// whatever is in it when the test ends, whether it passed or not.
+pub struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    pub fn new() -> Self {
+        Self(std::env::temp_dir().join(unique_name()))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// An empty PostgreSQL database at `url`, dropped by `drop`.
