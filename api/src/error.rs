@@ -237,7 +237,7 @@ fn is_contention(err: &DbErr) -> bool {
 /// No connection to the database: none could be opened or taken from the pool, or
 /// the one in use broke (PostgreSQL's class 08, or 57P01–57P03: shutting down,
 /// restarting, refusing connections).
-fn is_unavailable(err: &DbErr) -> bool {
+pub(crate) fn is_unavailable(err: &DbErr) -> bool {
     use sea_orm::RuntimeErr::SqlxError;
     use sea_orm::sqlx::Error;
     let driver = match err {

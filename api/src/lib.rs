@@ -17,6 +17,7 @@ pub mod pagination;
 pub mod personal_data;
 pub mod public;
 pub mod qr;
+pub mod reads;
 pub mod registrations;
 pub mod reply;
 pub mod routes;

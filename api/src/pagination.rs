@@ -10,13 +10,14 @@ use poem_openapi::Object;
 use poem_openapi::types::{ParseFromJSON, ToJSON};
 use sea_orm::sea_query::{Condition, IntoCondition};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QueryResult, QueryTrait, Select,
+    ColumnTrait, DbErr, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QueryResult,
+    QueryTrait, Select,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::reads::Reads;
 
 pub const DEFAULT_LIMIT: u64 = 50;
 pub const MAX_LIMIT: u64 = 200;
@@ -35,24 +36,20 @@ pub struct PageQuery<E: EntityTrait> {
 
 impl<E: EntityTrait> PageQuery<E> {
     /// The page's models, read by sea-orm's reader.
-    pub async fn all(self, db: &impl ConnectionTrait) -> Result<Vec<E::Model>, DbErr> {
-        self.read(db, |row| E::Model::from_query_result(row, ""))
+    pub async fn all(self, reads: &Reads) -> Result<Vec<E::Model>, DbErr> {
+        self.read(reads, |row| E::Model::from_query_result(row, ""))
             .await
     }
 
     /// The page's rows, each read by `read`, such as a model's reader by position.
     pub async fn read<M>(
         self,
-        db: &impl ConnectionTrait,
+        reads: &Reads,
         read: impl Fn(&QueryResult) -> Result<M, DbErr>,
     ) -> Result<Vec<M>, DbErr> {
-        let mut statement = self.select.build(db.get_database_backend());
+        let mut statement = self.select.build(reads.backend());
         statement.sql.push_str(&format!(" LIMIT {}", self.rows));
-        db.query_all_raw(statement)
-            .await?
-            .iter()
-            .map(read)
-            .collect()
+        reads.query_all(statement).await?.iter().map(read).collect()
     }
 }
 

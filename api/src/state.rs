@@ -9,10 +9,13 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::KeyCache;
 use crate::limits::{Limits, RequestLimiter};
+use crate::reads::Reads;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// Where lists are read (see `reads`).
+    pub reads: Reads,
     pub settings: Arc<Settings>,
     /// For mail that goes out at once (sign-in codes) instead of at the next planning run.
     pub mail: MailQueue,
@@ -30,6 +33,7 @@ impl AppState {
         Ok(Self {
             mail: MailQueue::mail(&db).await?,
             imports: Queue::open(&db, IMPORT_QUEUE).await?,
+            reads: Reads::new(&db),
             db,
             settings: Arc::new(settings),
             limiter: Arc::default(),

@@ -155,7 +155,7 @@ impl ApiKeysApi {
         }
         let rows = page
             .by_id(select, api_key::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

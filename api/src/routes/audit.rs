@@ -63,7 +63,7 @@ impl AuditApi {
         }
         let rows = page
             .by_id(select, audit_entry::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

@@ -457,7 +457,7 @@ impl CareApi {
         let select = care_entry::Entity::find().filter(care_entry::Column::PersonId.eq(person.id));
         let rows = page
             .by_id(select, care_entry::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

@@ -212,7 +212,7 @@ impl CommunitiesApi {
         }
         let rows = page
             .by_id(select, community::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

@@ -304,7 +304,7 @@ impl EventsApi {
         }
         let rows = page
             .by_time(select, event::Column::StartsAt, event::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

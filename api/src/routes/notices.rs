@@ -306,7 +306,7 @@ impl NoticesApi {
         }
         let rows = page
             .by_id(select, notice::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         let ids: Vec<Uuid> = rows.iter().map(|n| n.id).collect();
         let counts = deliveries(&state.db, &ids).await?;

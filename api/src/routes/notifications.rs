@@ -112,7 +112,7 @@ impl NotificationsApi {
         }
         let rows = page
             .by_id(select, notification::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

@@ -530,7 +530,7 @@ impl PeopleApi {
         }
         let rows = page
             .by_id(select, person::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(JsonOrCsv::Json(Json(page.finish(
             rows,

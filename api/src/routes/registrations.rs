@@ -129,7 +129,7 @@ impl RegistrationsApi {
         }
         let rows = page
             .by_id(select, event_registration::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

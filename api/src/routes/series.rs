@@ -283,7 +283,7 @@ impl SeriesApi {
         }
         let rows = page
             .by_id(select, shift_series::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

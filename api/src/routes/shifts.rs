@@ -299,7 +299,7 @@ impl ShiftsApi {
         }
         let rows = page
             .by_time(select, shift::Column::StartsAt, shift::Column::Id)
-            .read(&state.db, shift::Model::from_row)
+            .read(&state.reads, shift::Model::from_row)
             .await?;
         Ok(DirectJson(page.finish(
             rows,

@@ -175,7 +175,7 @@ impl SignupsApi {
         }
         let rows = page
             .by_id(select, shift_signup::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

@@ -181,7 +181,7 @@ impl StationsApi {
         }
         let rows = page
             .by_id(select, station::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

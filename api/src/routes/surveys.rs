@@ -584,7 +584,7 @@ impl SurveysApi {
         }
         let rows = page
             .by_id(select, survey::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         let ids: Vec<Uuid> = rows.iter().map(|s| s.id).collect();
         let counts = counts(&state.db, &ids).await?;

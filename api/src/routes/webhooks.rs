@@ -210,7 +210,7 @@ impl WebhooksApi {
         }
         let rows = page
             .by_id(select, webhook::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,
@@ -257,7 +257,7 @@ impl WebhooksApi {
             .filter(webhook_delivery::Column::WebhookId.eq(hook.id));
         let rows = page
             .by_id(select, webhook_delivery::Column::Id)
-            .all(&state.db)
+            .all(&state.reads)
             .await?;
         Ok(Json(page.finish(
             rows,

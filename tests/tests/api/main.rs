@@ -17,6 +17,7 @@ mod people;
 mod personal_data;
 mod protocol;
 mod qr_codes;
+mod reads;
 mod registrations;
 mod reports;
 mod scope;

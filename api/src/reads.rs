@@ -1,0 +1,156 @@
+//! Where the lists are read: on PostgreSQL through connections of their own.
+//!
+//! sqlx's pool sends every connection a `Sync` as it goes back to the pool and waits
+//! for PostgreSQL's answer, in case a cancelled query left part of a reply unread: for a
+//! page, one statement, that is a second round trip and a task of its own, and it cost
+//! the list about a tenth of its throughput (BENCHMARKS.md). Here a connection goes
+//! back only when its statement was read to the end, and is closed otherwise, so it
+//! needs no such check. On SQLite, whose connections are in-process, the pool reads.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use sea_orm::sqlx::postgres::{PgConnectOptions, PgConnection};
+use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, RuntimeErr,
+    Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// Connections for lists, beside the pool's. Two CPUs' worth of PostgreSQL is kept busy
+/// by far fewer than the requests in flight; 8 measured as well as 16.
+const LANES: usize = 8;
+/// How long a request waits for a connection, as for one of the pool's.
+const WAIT: Duration = Duration::from_secs(10);
+/// A connection idle this long is pinged before use, as the pool's are: the server or a
+/// firewall may have dropped it meanwhile.
+const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
+#[derive(Clone)]
+pub struct Reads {
+    db: DatabaseConnection,
+    lanes: Option<Arc<Lanes>>,
+}
+
+impl Reads {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        let lanes = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            Arc::new(Lanes {
+                options: (*db.get_postgres_connection_pool().connect_options()).clone(),
+                idle: Mutex::default(),
+                free: Semaphore::new(LANES),
+            })
+        });
+        Self {
+            db: db.clone(),
+            lanes,
+        }
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// The rows of one `SELECT`. A read is safe to repeat, so one that meets a broken
+    /// connection (PostgreSQL restarted, say) is tried once more on a new one.
+    pub async fn query_all(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let Some(lanes) = &self.lanes else {
+            return self.db.query_all_raw(stmt).await;
+        };
+        let mut lane = lanes.take().await?;
+        let rows = match lane.fetch_all(&stmt).await {
+            Err(err) if lane.reused && crate::error::is_unavailable(&err) => {
+                // Whatever broke this connection has likely broken the idle ones too.
+                lanes.forget_idle();
+                lane.reconnect(&lanes.options).await?;
+                lane.fetch_all(&stmt).await?
+            }
+            rows => rows?,
+        };
+        lane.give_back();
+        Ok(rows.into_iter().map(QueryResult::from).collect())
+    }
+}
+
+struct Lanes {
+    options: PgConnectOptions,
+    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    free: Semaphore,
+}
+
+impl Lanes {
+    /// A connection to use: an idle one (pinged first if idle long), or a new one.
+    async fn take(&self) -> Result<Lane<'_>, DbErr> {
+        let permit = tokio::time::timeout(WAIT, self.free.acquire())
+            .await
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
+            .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
+        let reused = match idle {
+            Some((connection, since)) if since.elapsed() < CHECK_IF_IDLE_FOR => Some(connection),
+            Some((mut connection, _)) => connection.ping().await.is_ok().then_some(connection),
+            None => None,
+        };
+        let mut lane = Lane {
+            connection: None,
+            reused: reused.is_some(),
+            lanes: self,
+            _permit: permit,
+        };
+        match reused {
+            Some(connection) => lane.connection = Some(connection),
+            None => lane.reconnect(&self.options).await?,
+        }
+        Ok(lane)
+    }
+
+    fn forget_idle(&self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            idle.clear();
+        }
+    }
+}
+
+/// A connection in use. Dropped without `give_back` (an error, or a request that went
+/// away mid-statement), it is closed rather than returned.
+struct Lane<'a> {
+    connection: Option<PgConnection>,
+    /// Taken from the idle ones rather than opened for this request.
+    reused: bool,
+    lanes: &'a Lanes,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Lane<'_> {
+    async fn fetch_all(&mut self, stmt: &Statement) -> Result<Vec<sqlx::postgres::PgRow>, DbErr> {
+        let connection = self
+            .connection
+            .as_mut()
+            .ok_or(DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
+        let values = SqlxValues(stmt.values.clone().unwrap_or(Values(Vec::new())));
+        sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values)
+            .fetch_all(connection)
+            .await
+            .map_err(|err| DbErr::Query(RuntimeErr::SqlxError(Arc::new(err))))
+    }
+
+    async fn reconnect(&mut self, options: &PgConnectOptions) -> Result<(), DbErr> {
+        self.connection = None;
+        self.reused = false;
+        let connection = options
+            .connect()
+            .await
+            .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err))))?;
+        self.connection = Some(connection);
+        Ok(())
+    }
+
+    /// Returns the connection, its statement read to the end, for the next request.
+    fn give_back(mut self) {
+        if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.lanes.idle.lock()) {
+            idle.push((connection, Instant::now()));
+        }
+    }
+}
