@@ -2,8 +2,8 @@
 //!
 //! sqlx's pool sends every connection a `Sync` as it goes back to the pool and waits
 //! for PostgreSQL's answer, in case a cancelled query left part of a reply unread: for a
-//! page, one statement, that is a second round trip and a task of its own, and it cost
-//! the list about a tenth of its throughput (BENCHMARKS.md). Here a connection goes
+//! page, one statement, that is a second round trip and a task of its own; without it
+//! the list answers about a sixth more requests (BENCHMARKS.md). Here a connection goes
 //! back only when its statement was read to the end, and is closed otherwise, so it
 //! needs no such check. On SQLite, whose connections are in-process, the pool reads.
 
