@@ -27,6 +27,10 @@ const WAIT: Duration = Duration::from_secs(10);
 /// A connection idle this long is pinged before use, as the pool's are: the server or a
 /// firewall may have dropped it meanwhile.
 const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+/// A connection this old is closed after its statement rather than kept, as sqlx's pool
+/// retires its own: a long-lived backend's memory grows, and after a failover new
+/// connections may find a better server.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Clone)]
 pub struct Reads {
@@ -36,11 +40,16 @@ pub struct Reads {
 
 impl Reads {
     pub fn new(db: &DatabaseConnection) -> Self {
+        Self::with_lifetime(db, MAX_LIFETIME)
+    }
+
+    fn with_lifetime(db: &DatabaseConnection, max_lifetime: Duration) -> Self {
         let lanes = (db.get_database_backend() == DbBackend::Postgres).then(|| {
             Arc::new(Lanes {
                 options: (*db.get_postgres_connection_pool().connect_options()).clone(),
                 idle: Mutex::default(),
                 free: Semaphore::new(LANES),
+                max_lifetime,
             })
         });
         Self {
@@ -76,8 +85,9 @@ impl Reads {
 
 struct Lanes {
     options: PgConnectOptions,
-    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
     free: Semaphore,
+    max_lifetime: Duration,
 }
 
 impl Lanes {
@@ -89,18 +99,19 @@ impl Lanes {
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
         let reused = match idle {
-            Some((connection, since)) if since.elapsed() < CHECK_IF_IDLE_FOR => Some(connection),
-            Some((mut connection, _)) => connection.ping().await.is_ok().then_some(connection),
+            Some(idle) if idle.since.elapsed() < CHECK_IF_IDLE_FOR => Some(idle),
+            Some(mut idle) => idle.connection.ping().await.is_ok().then_some(idle),
             None => None,
         };
         let mut lane = Lane {
             connection: None,
+            opened: Instant::now(),
             reused: reused.is_some(),
             lanes: self,
             _permit: permit,
         };
         match reused {
-            Some(connection) => lane.connection = Some(connection),
+            Some(idle) => (lane.connection, lane.opened) = (Some(idle.connection), idle.opened),
             None => lane.reconnect(&self.options).await?,
         }
         Ok(lane)
@@ -113,10 +124,18 @@ impl Lanes {
     }
 }
 
+/// A connection waiting for the next request.
+struct Idle {
+    connection: PgConnection,
+    opened: Instant,
+    since: Instant,
+}
+
 /// A connection in use. Dropped without `give_back` (an error, or a request that went
 /// away mid-statement), it is closed rather than returned.
 struct Lane<'a> {
     connection: Option<PgConnection>,
+    opened: Instant,
     /// Taken from the idle ones rather than opened for this request.
     reused: bool,
     lanes: &'a Lanes,
@@ -143,14 +162,50 @@ impl Lane<'_> {
             .connect()
             .await
             .map_err(|err| DbErr::Conn(RuntimeErr::SqlxError(Arc::new(err))))?;
-        self.connection = Some(connection);
+        (self.connection, self.opened) = (Some(connection), Instant::now());
         Ok(())
     }
 
-    /// Returns the connection, its statement read to the end, for the next request.
+    /// Returns the connection, its statement read to the end, for the next request
+    /// (unless it has served its time).
     fn give_back(mut self) {
-        if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.lanes.idle.lock()) {
-            idle.push((connection, Instant::now()));
+        if self.opened.elapsed() >= self.lanes.max_lifetime {
+            return;
         }
+        if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.lanes.idle.lock()) {
+            idle.push(Idle {
+                connection,
+                opened: self.opened,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use huashen_tests::{Backend, TestDatabase};
+
+    async fn backend_pid(reads: &Reads) -> i32 {
+        let sql = "SELECT pg_backend_pid()";
+        let rows = reads
+            .query_all(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .unwrap();
+        rows[0].try_get_by_index(0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn connections_are_kept_until_they_have_served_their_time() {
+        let database = TestDatabase::create(Backend::Postgres).await;
+        let db = crate::db::connect(&database.url).await.unwrap();
+        let kept = Reads::new(&db);
+        let first = backend_pid(&kept).await;
+        assert_eq!(backend_pid(&kept).await, first);
+        let retired = Reads::with_lifetime(&db, Duration::ZERO);
+        let first = backend_pid(&retired).await;
+        assert_ne!(backend_pid(&retired).await, first);
+        db.close().await.unwrap();
     }
 }
