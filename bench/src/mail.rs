@@ -121,15 +121,27 @@ async fn deliver(
     let watch = cpu::Watch::new(child.id(), database);
     let before = watch.used();
     let mut sender_ticks = 0;
+    let mut first = None;
     while (smtp.attempts() as usize) < count
         && started.elapsed() < LIMIT
         && child.try_wait()?.is_none()
     {
         // Read while it runs: a process's time is gone once it has exited.
         sender_ticks = watch.process().unwrap_or(sender_ticks);
+        if first.is_none() && smtp.attempts() > 0 {
+            first = Some(started.elapsed());
+        }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let elapsed = started.elapsed();
+    if let Some(first) = first {
+        eprintln!(
+            "  {:?}: the first mail within {} ms of the start, the last after {} ms",
+            sender.get_program(),
+            first.as_millis(),
+            elapsed.as_millis()
+        );
+    }
     let used = watch.used().with_process(sender_ticks) - before;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_mb = peak_rss_mb(child.id());
