@@ -12,7 +12,9 @@ use sea_orm::{
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use migration::database::{DEFAULT_DATABASE_URL, connect, connect_and_migrate, redact};
+pub use migration::database::{
+    CHECK_IF_IDLE_FOR, DEFAULT_DATABASE_URL, connect, connect_and_migrate, redact,
+};
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so a read-then-write cannot be invalidated by another writer,

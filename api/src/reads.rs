@@ -19,18 +19,11 @@ use sea_orm::{
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::{Semaphore, SemaphorePermit};
 
+use crate::db::CHECK_IF_IDLE_FOR;
+
 /// Connections for lists, beside the pool's. Two CPUs' worth of PostgreSQL is kept busy
 /// by far fewer than the requests in flight; 8 measured as well as 16.
 const LANES: usize = 8;
-/// How long a request waits for a connection, as for one of the pool's.
-const WAIT: Duration = Duration::from_secs(10);
-/// A connection idle this long is pinged before use, as the pool's are: the server or a
-/// firewall may have dropped it meanwhile.
-const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
-/// A connection this old is closed after its statement rather than kept, as sqlx's pool
-/// retires its own: a long-lived backend's memory grows, and after a failover new
-/// connections may find a better server.
-const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 #[derive(Clone)]
 pub struct Reads {
@@ -39,16 +32,27 @@ pub struct Reads {
 }
 
 impl Reads {
+    /// Lists read on `db`; on PostgreSQL, connections opened, waited for, checked and
+    /// retired as the pool's own are.
     pub fn new(db: &DatabaseConnection) -> Self {
-        Self::with_lifetime(db, MAX_LIFETIME)
+        let max_lifetime = match db.get_database_backend() {
+            DbBackend::Postgres => db
+                .get_postgres_connection_pool()
+                .options()
+                .get_max_lifetime(),
+            _ => None,
+        };
+        Self::with_lifetime(db, max_lifetime)
     }
 
-    fn with_lifetime(db: &DatabaseConnection, max_lifetime: Duration) -> Self {
+    fn with_lifetime(db: &DatabaseConnection, max_lifetime: Option<Duration>) -> Self {
         let lanes = (db.get_database_backend() == DbBackend::Postgres).then(|| {
+            let pool = db.get_postgres_connection_pool();
             Arc::new(Lanes {
-                options: (*db.get_postgres_connection_pool().connect_options()).clone(),
+                options: (*pool.connect_options()).clone(),
                 idle: Mutex::default(),
                 free: Semaphore::new(LANES),
+                wait: pool.options().get_acquire_timeout(),
                 max_lifetime,
             })
         });
@@ -87,18 +91,24 @@ struct Lanes {
     options: PgConnectOptions,
     idle: Mutex<Vec<Idle>>,
     free: Semaphore,
-    max_lifetime: Duration,
+    /// How long a request waits for a connection.
+    wait: Duration,
+    /// A connection this old is closed after its statement rather than kept: a
+    /// long-lived backend's memory grows, and after a failover a new connection may find
+    /// a better server.
+    max_lifetime: Option<Duration>,
 }
 
 impl Lanes {
     /// A connection to use: an idle one (pinged first if idle long), or a new one.
     async fn take(&self) -> Result<Lane<'_>, DbErr> {
-        let permit = tokio::time::timeout(WAIT, self.free.acquire())
+        let permit = tokio::time::timeout(self.wait, self.free.acquire())
             .await
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::Timeout))?
             .map_err(|_| DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed))?;
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
         let reused = match idle {
+            // As the pool's: the server or a firewall may have dropped a connection idle long.
             Some(idle) if idle.since.elapsed() < CHECK_IF_IDLE_FOR => Some(idle),
             Some(mut idle) => idle.connection.ping().await.is_ok().then_some(idle),
             None => None,
@@ -169,7 +179,11 @@ impl Lane<'_> {
     /// Returns the connection, its statement read to the end, for the next request
     /// (unless it has served its time).
     fn give_back(mut self) {
-        if self.opened.elapsed() >= self.lanes.max_lifetime {
+        if self
+            .lanes
+            .max_lifetime
+            .is_some_and(|lifetime| self.opened.elapsed() >= lifetime)
+        {
             return;
         }
         if let (Some(connection), Ok(mut idle)) = (self.connection.take(), self.lanes.idle.lock()) {
@@ -203,7 +217,7 @@ mod tests {
         let kept = Reads::new(&db);
         let first = backend_pid(&kept).await;
         assert_eq!(backend_pid(&kept).await, first);
-        let retired = Reads::with_lifetime(&db, Duration::ZERO);
+        let retired = Reads::with_lifetime(&db, Some(Duration::ZERO));
         let first = backend_pid(&retired).await;
         assert_ne!(backend_pid(&retired).await, first);
         db.close().await.unwrap();

@@ -37,7 +37,7 @@ pub async fn connect_for_migrations(url: &str) -> anyhow::Result<DatabaseConnect
 }
 
 /// How long a pooled connection may sit unused before it is checked on being taken.
-const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+pub const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 /// Opens `url` as it is, without migrating.
 pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
