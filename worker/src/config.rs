@@ -60,7 +60,7 @@ pub struct MailArgs {
     #[arg(long, env = "HUASHEN_NOTICE_RATE", default_value_t = crate::bulk::DEFAULT_RATE,
           value_parser = clap::value_parser!(u32).range(1..=60_000))]
     pub notice_rate: u32,
-    /// Mails sent at once (1–64), each over its own pooled SMTP connection.
+    /// Mails sent at once (1–64), each over an SMTP connection kept open for the next.
     #[arg(long, env = "HUASHEN_MAIL_CONCURRENCY", default_value_t = crate::DEFAULT_MAIL_CONCURRENCY as u32,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub mail_concurrency: u32,

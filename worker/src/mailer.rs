@@ -1,12 +1,19 @@
-//! Sending a rendered mail: over SMTP (`SMTP_URL`, pooled, with timeouts), or into a
-//! folder of `.eml` files when no SMTP server is configured, so the demo needs none.
+//! Sending a rendered mail: over SMTP (`SMTP_URL`, connections kept open, with
+//! timeouts), or into a folder of `.eml` files when no SMTP server is configured, so the
+//! demo needs none.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use lettre::address::Envelope;
 use lettre::message::{Mailbox, MultiPart};
-use lettre::transport::smtp::PoolConfig;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, DEFAULT_MECHANISMS};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::{SMTP_PORT, SUBMISSION_PORT, SUBMISSIONS_PORT};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::templates::RenderedMail;
 
@@ -24,12 +31,170 @@ pub enum SendError {
 /// Where mail goes.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        /// A bound on a whole delivery, whatever the server does.
-        deadline: Duration,
-    },
+    Smtp(Arc<Smtp>),
     Outbox(AsyncFileTransport<Tokio1Executor>),
+}
+
+/// A connection idle this long is closed rather than used: the server may have closed
+/// its end meanwhile.
+const REUSE_WITHIN: Duration = Duration::from_secs(10);
+
+/// An SMTP server and the connections kept open to it. Each mail takes a connection
+/// and gives it back once the server has answered, so a busy sender pays for neither a
+/// new connection nor a check (lettre's pool sends a `NOOP` before every mail) per mail.
+pub struct Smtp {
+    server: Server,
+    /// Bounds connecting and each SMTP command.
+    timeout: Duration,
+    /// A bound on a whole delivery, whatever the server does.
+    deadline: Duration,
+    /// Connections kept open at most.
+    keep: usize,
+    /// Connections not in use, the last one given back last.
+    idle: Mutex<Vec<Kept>>,
+}
+
+struct Kept {
+    connection: AsyncSmtpConnection,
+    since: Instant,
+}
+
+/// Where `SMTP_URL` points and how to talk to it, read as lettre reads such a URL.
+struct Server {
+    host: String,
+    port: u16,
+    tls: Tls,
+    hello: ClientId,
+    credentials: Option<Credentials>,
+}
+
+impl Server {
+    /// `smtp://host:port` (25), `?tls=required` or `?tls=opportunistic` for STARTTLS
+    /// (587), `smtps://` for TLS from the start (465); `user:password@` to log in, a path
+    /// for the name to greet the server with.
+    fn parse(url: &str) -> anyhow::Result<Self> {
+        let url = url::Url::parse(url)?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| anyhow::anyhow!("no host"))?
+            .to_owned();
+        let tls_mode = url.query_pairs().find(|(key, _)| key == "tls");
+        let tls = || TlsParameters::new(host.clone());
+        let (tls, default_port) = match (url.scheme(), tls_mode.as_ref().map(|(_, v)| &**v)) {
+            ("smtp", None) => (Tls::None, SMTP_PORT),
+            ("smtp", Some("required")) => (Tls::Required(tls()?), SUBMISSION_PORT),
+            ("smtp", Some("opportunistic")) => (Tls::Opportunistic(tls()?), SUBMISSION_PORT),
+            ("smtps", _) => (Tls::Wrapper(tls()?), SUBMISSIONS_PORT),
+            (scheme, mode) => anyhow::bail!("unknown scheme {scheme:?} or tls={mode:?}"),
+        };
+        let hello = match url.path().trim_matches('/') {
+            "" => ClientId::default(),
+            name => ClientId::Domain(name.to_owned()),
+        };
+        let decode = |s: &str| -> anyhow::Result<String> {
+            Ok(percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(Cow::into_owned)?)
+        };
+        let credentials = match url.password() {
+            Some(password) => Some(Credentials::new(decode(url.username())?, decode(password)?)),
+            None => None,
+        };
+        Ok(Self {
+            port: url.port().unwrap_or(default_port),
+            host,
+            tls,
+            hello,
+            credentials,
+        })
+    }
+}
+
+type SmtpError = lettre::transport::smtp::Error;
+
+impl Smtp {
+    /// Delivers `email` to `envelope`'s recipients, on a kept connection if there is one.
+    async fn send(&self, envelope: &Envelope, email: &[u8]) -> Result<(), SmtpError> {
+        if let Some(mut kept) = self.take() {
+            match kept.send(envelope, email).await {
+                Ok(_) => {
+                    self.give_back(kept);
+                    return Ok(());
+                }
+                // A server may close a connection it has served long enough: the mail
+                // goes once more, on a new one.
+                Err(err) if err.is_permanent() => return Err(err),
+                Err(_) => {}
+            }
+        }
+        let mut connection = self.connect().await?;
+        let sent = connection.send(envelope, email).await;
+        self.give_back(connection);
+        sent.map(drop)
+    }
+
+    /// The connection given back last, if it has not been idle too long.
+    fn take(&self) -> Option<AsyncSmtpConnection> {
+        let mut idle = self.lock_idle();
+        let kept = idle.pop()?;
+        if kept.since.elapsed() < REUSE_WITHIN {
+            return Some(kept.connection);
+        }
+        // The others have been idle longer still.
+        idle.clear();
+        None
+    }
+
+    /// Keeps `connection` for the next mail, unless it broke or enough are kept.
+    fn give_back(&self, connection: AsyncSmtpConnection) {
+        let mut idle = self.lock_idle();
+        if !connection.has_broken() && idle.len() < self.keep {
+            idle.push(Kept {
+                connection,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Kept>> {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A new connection: greeted, encrypted as the URL says, logged in.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, SmtpError> {
+        let Server {
+            host,
+            port,
+            tls,
+            hello,
+            credentials,
+        } = &self.server;
+        let wrapped = match tls {
+            Tls::Wrapper(parameters) => Some(parameters.clone()),
+            _ => None,
+        };
+        let mut connection = AsyncSmtpConnection::connect_tokio1(
+            (host.as_str(), *port),
+            Some(self.timeout),
+            hello,
+            wrapped,
+            None,
+        )
+        .await?;
+        match tls {
+            Tls::Required(parameters) => connection.starttls(parameters.clone(), hello).await?,
+            Tls::Opportunistic(parameters) if connection.can_starttls() => {
+                connection.starttls(parameters.clone(), hello).await?
+            }
+            _ => {}
+        }
+        if let Some(credentials) = credentials {
+            connection.auth(DEFAULT_MECHANISMS, credentials).await?;
+        }
+        Ok(connection)
+    }
 }
 
 impl Mailer {
@@ -37,7 +202,7 @@ impl Mailer {
     /// STARTTLS, `smtps://` for TLS), otherwise `.eml` files in `outbox_dir`.
     ///
     /// `timeout` bounds connecting and each SMTP command; a whole delivery gets three times that.
-    /// Up to `connections` SMTP connections are kept open and used at once.
+    /// Up to `connections` SMTP connections are kept open for the next mails.
     pub fn new(
         smtp_url: Option<&str>,
         outbox_dir: PathBuf,
@@ -46,19 +211,15 @@ impl Mailer {
     ) -> anyhow::Result<Self> {
         match smtp_url {
             Some(url) => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-                    .map_err(|e| anyhow::anyhow!("SMTP_URL is not usable: {e}"))?
-                    .timeout(Some(timeout))
-                    .pool_config(
-                        PoolConfig::new()
-                            .max_size(connections.max(1))
-                            .idle_timeout(Duration::from_secs(30)),
-                    )
-                    .build();
-                Ok(Self::Smtp {
-                    transport,
+                let server = Server::parse(url)
+                    .map_err(|e| anyhow::anyhow!("SMTP_URL is not usable: {e}"))?;
+                Ok(Self::Smtp(Arc::new(Smtp {
+                    server,
+                    timeout,
                     deadline: timeout * 3,
-                })
+                    keep: connections.max(1) as usize,
+                    idle: Mutex::default(),
+                })))
             }
             None => {
                 std::fs::create_dir_all(&outbox_dir)?;
@@ -84,20 +245,23 @@ impl Mailer {
                 mail.html.clone(),
             ))
             .map_err(|e| SendError::Permanent(format!("the message cannot be built: {e}")))?;
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let sent = match self {
-            Self::Smtp {
-                transport,
-                deadline,
-            } => match tokio::time::timeout(*deadline, transport.send(message)).await {
-                Err(_) => Err((
-                    "timeout",
-                    SendError::Transient(format!("no answer within {deadline:?}")),
-                )),
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(e)) if e.is_permanent() => Err(("5xx", SendError::Permanent(e.to_string()))),
-                Ok(Err(e)) => Err((failure_class(&e), SendError::Transient(e.to_string()))),
-            },
+            Self::Smtp(smtp) => {
+                let email = message.formatted();
+                let sending = smtp.send(message.envelope(), &email);
+                match tokio::time::timeout(smtp.deadline, sending).await {
+                    Err(_) => Err((
+                        "timeout",
+                        SendError::Transient(format!("no answer within {:?}", smtp.deadline)),
+                    )),
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) if e.is_permanent() => {
+                        Err(("5xx", SendError::Permanent(e.to_string())))
+                    }
+                    Ok(Err(e)) => Err((failure_class(&e), SendError::Transient(e.to_string()))),
+                }
+            }
             Self::Outbox(outbox) => outbox.send(message).await.map(|_| ()).map_err(|e| {
                 (
                     "outbox",
@@ -115,7 +279,7 @@ impl Mailer {
 }
 
 /// What kind of temporary failure an SMTP error is, for the metrics.
-fn failure_class(err: &lettre::transport::smtp::Error) -> &'static str {
+fn failure_class(err: &SmtpError) -> &'static str {
     if err.is_transient() {
         "4xx"
     } else if err.is_timeout() {
@@ -124,5 +288,39 @@ fn failure_class(err: &lettre::transport::smtp::Error) -> &'static str {
         "tls"
     } else {
         "connection"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_are_read_as_lettre_reads_them() {
+        let plain = Server::parse("smtp://127.0.0.1:2525").unwrap();
+        assert_eq!((plain.host.as_str(), plain.port), ("127.0.0.1", 2525));
+        assert!(matches!(plain.tls, Tls::None));
+        assert!(plain.credentials.is_none());
+
+        let starttls = Server::parse("smtp://mail.example.cn?tls=required").unwrap();
+        assert_eq!(starttls.port, SUBMISSION_PORT);
+        assert!(matches!(starttls.tls, Tls::Required(_)));
+        let maybe = Server::parse("smtp://mail.example.cn?tls=opportunistic").unwrap();
+        assert!(matches!(maybe.tls, Tls::Opportunistic(_)));
+
+        let wrapped =
+            Server::parse("smtps://huashen%40hsm:p%2Fss@mail.example.cn/hsm.example.cn").unwrap();
+        assert_eq!(wrapped.port, SUBMISSIONS_PORT);
+        assert!(matches!(wrapped.tls, Tls::Wrapper(_)));
+        assert!(wrapped.credentials == Some(Credentials::new("huashen@hsm".into(), "p/ss".into())));
+        assert_eq!(wrapped.hello, ClientId::Domain("hsm.example.cn".to_owned()));
+
+        for unusable in [
+            "http://mail.example.cn",
+            "smtp://mail.example.cn?tls=never",
+            "smtp://",
+        ] {
+            assert!(Server::parse(unusable).is_err(), "{unusable}");
+        }
     }
 }

@@ -31,7 +31,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
     IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
-use tokio::sync::Semaphore;
+use tokio::sync::{AcquireError, Notify, Semaphore, SemaphorePermit};
 use uuid::Uuid;
 
 use crate::format::{date, date_time, time, zone};
@@ -130,8 +130,11 @@ pub async fn dispatch(
 ) -> anyhow::Result<Vec<Outcome>> {
     let concurrency = worker.settings.mail_concurrency.max(1);
     let in_flight = concurrency * IN_FLIGHT_PER_SEND;
-    let recorder = Recorder::default();
-    let slots = Slots::new(concurrency);
+    let sending = Arc::new(Sending {
+        worker: worker.clone(),
+        recorder: Recorder::default(),
+        slots: Slots::new(concurrency),
+    });
     let (now, stopping) = (&now, &stopping);
     let claimed = stream::try_unfold(Pages::default(), move |mut pages| async move {
         let db = &worker.db;
@@ -182,7 +185,7 @@ pub async fn dispatch(
     .boxed();
     claimed
         .try_flatten()
-        .map_ok(|claimed| handle(worker, &recorder, &slots, claimed))
+        .map_ok(|claimed| sending.clone().spawn(claimed))
         .try_buffer_unordered(in_flight)
         .try_filter(|outcome| future::ready(*outcome != Outcome::NotClaimed))
         .try_collect()
@@ -303,6 +306,10 @@ pub async fn send_notification(
 struct Slots {
     sending: Semaphore,
     unmarked: Semaphore,
+    concurrency: usize,
+    /// Told when a mail stops being sent or its outcome starts waiting to be written,
+    /// for a ledger write waiting for more outcomes.
+    moved: Notify,
 }
 
 impl Slots {
@@ -310,7 +317,53 @@ impl Slots {
         Self {
             sending: Semaphore::new(concurrency),
             unmarked: Semaphore::new(concurrency * UNMARKED_PER_SEND),
+            concurrency,
+            moved: Notify::new(),
         }
+    }
+
+    async fn send(&self) -> Result<SendingSlot<'_>, AcquireError> {
+        Ok(SendingSlot {
+            permit: Some(self.sending.acquire().await?),
+            slots: self,
+        })
+    }
+
+    /// Whether no mail is being sent, so no outcome is on its way.
+    fn quiet(&self) -> bool {
+        self.sending.available_permits() == self.concurrency
+    }
+}
+
+/// A mail's place on the wire; giving it back tells the ledger writer.
+struct SendingSlot<'a> {
+    permit: Option<SemaphorePermit<'a>>,
+    slots: &'a Slots,
+}
+
+impl Drop for SendingSlot<'_> {
+    fn drop(&mut self) {
+        // Given back before telling, so that whoever looks sees it free.
+        drop(self.permit.take());
+        self.slots.moved.notify_waiters();
+    }
+}
+
+/// What the rows `dispatch` claimed are sent with, shared by the tasks sending them.
+struct Sending {
+    worker: Worker,
+    recorder: Recorder,
+    slots: Slots,
+}
+
+impl Sending {
+    /// Delivers `claimed` in a task of its own, so that the runtime's threads share the
+    /// work of many mails rather than one thread doing all of it.
+    async fn spawn(self: Arc<Self>, claimed: Claimed) -> anyhow::Result<Outcome> {
+        tokio::spawn(
+            async move { handle(&self.worker, &self.recorder, &self.slots, claimed).await },
+        )
+        .await?
     }
 }
 
@@ -339,7 +392,7 @@ async fn handle(
     let db = &worker.db;
     let lease = worker.settings.lease;
     let _unmarked = slots.unmarked.acquire().await?;
-    let sending = slots.sending.acquire().await?;
+    let sending = slots.send().await?;
     // A row that waited long for a free sender makes sure it is still ours.
     let waited = Duration::from_std(since.elapsed()).unwrap_or_default();
     if waited >= lease / 3 && !retake(db, &row, now + waited, lease).await? {
@@ -353,7 +406,7 @@ async fn handle(
         }
         other => other,
     };
-    recorder.record(db, &row, &outcome, now).await?;
+    recorder.record(db, slots, &row, &outcome, now).await?;
     Ok(outcome)
 }
 
@@ -424,8 +477,9 @@ async fn deliver(
 }
 
 /// Writes outcomes into the ledger and releases their rows. Outcomes that arrive while
-/// a write is under way wait and go into the next write together, so a busy sender
-/// commits once for many mails; each caller returns once its own outcome is written.
+/// a write is under way or held back wait and go into the next write together, so a
+/// busy sender commits once for as many mails as it sends at once; each caller returns
+/// once its own outcome is written.
 #[derive(Default)]
 struct Recorder {
     waiting: std::sync::Mutex<Vec<Written>>,
@@ -507,6 +561,7 @@ impl Recorder {
     async fn record(
         &self,
         db: &DatabaseConnection,
+        slots: &Slots,
         row: &notification::Model,
         outcome: &Outcome,
         now: DateTime<Utc>,
@@ -520,10 +575,22 @@ impl Recorder {
             change,
             done,
         });
+        slots.moved.notify_waiters();
         let turn = self.writing.lock().await;
         // The write before ours may have taken ours along.
         if let Ok(result) = written.try_recv() {
             return result.map_err(anyhow::Error::msg);
+        }
+        // Each write costs about as much however many rows it marks: wait until it
+        // carries as many as may be sent at once, or until no mail on the wire can add one.
+        loop {
+            let moved = slots.moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if slots.quiet() || self.lock_waiting().len() >= slots.concurrency {
+                break;
+            }
+            moved.await;
         }
         let batch = std::mem::take(&mut *self.lock_waiting());
         let result = write_changes(db, &batch)
