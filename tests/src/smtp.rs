@@ -21,6 +21,9 @@ pub enum Behavior {
     DropMidData,
     /// Take this long to accept each message.
     Slow(Duration),
+    /// Close the connection after accepting each message, as servers that limit
+    /// messages per connection do.
+    OneMessagePerConnection,
 }
 
 /// A message the server accepted.
@@ -163,6 +166,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     let mut lines = BufReader::new(read).lines();
     let mut from = String::new();
     let mut to = Vec::new();
+    let mut closing = false;
     if write
         .write_all(b"220 localhost ESMTP test server\r\n")
         .await
@@ -242,7 +246,8 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                     b"451 4.3.0 Try again later\r\n"
                 }
                 Behavior::RejectPermanently => b"550 5.1.1 Mailbox unavailable\r\n",
-                _ => {
+                behavior => {
+                    closing = behavior == Behavior::OneMessagePerConnection;
                     state.received.push(Received {
                         from: from.clone(),
                         to: std::mem::take(&mut to),
@@ -257,7 +262,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
         } else {
             b"502 Command not implemented\r\n"
         };
-        if write.write_all(reply).await.is_err() {
+        if write.write_all(reply).await.is_err() || closing {
             return;
         }
     }

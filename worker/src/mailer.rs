@@ -123,8 +123,8 @@ impl Smtp {
                 }
                 // A server may close a connection it has served long enough: the mail
                 // goes once more, on a new one.
-                Err(err) if err.is_permanent() => return Err(err),
-                Err(_) => {}
+                Err(err) if connection_gone(&err) => {}
+                Err(err) => return Err(err),
             }
         }
         let mut connection = self.connect().await?;
@@ -275,6 +275,15 @@ impl Mailer {
             metrics::counter!("huashen_mail_failures_total", "class" => class).increment(1);
             err
         })
+    }
+}
+
+/// Whether `err` says the connection is gone rather than anything about the mail: no
+/// answer at all, or `421`, a server closing the connection.
+fn connection_gone(err: &SmtpError) -> bool {
+    match err.status() {
+        Some(code) => u16::from(code) == 421,
+        None => !err.is_client(),
     }
 }
 

@@ -20,6 +20,7 @@ both_backends!(
     permanent_failure_is_not_retried,
     stalled_server_times_out_and_retries,
     connection_dropped_mid_data_is_retried,
+    a_kept_connection_the_server_closed_is_replaced,
     tls_required_but_refused,
     two_workers_send_each_mail_once,
     feedback_by_token,
@@ -797,6 +798,30 @@ async fn connection_dropped_mid_data_is_retried(backend: Backend) {
     let later = worker.tick(now + Duration::minutes(2)).await.unwrap();
     assert_eq!(later.outcomes, [Outcome::Sent]);
     assert_eq!((smtp.received().len(), smtp.attempts()), (1, 2));
+    app.stop().await;
+}
+
+/// A server that closes each connection after one message: the next mail finds the
+/// connection kept for it closed and goes out at once on a new one, not a retry later.
+async fn a_kept_connection_the_server_closed_is_replaced(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    smtp.set(Behavior::OneMessagePerConnection);
+    let community = id(&app.community("hsm").await);
+    let worker = app.worker(&smtp);
+    for (n, name) in ["Emily Carter", "Li Ming"].into_iter().enumerate() {
+        app.person(&community, name, json!({"moved_in_on": days_ago(1)}))
+            .await;
+        let report = worker.tick(Utc::now()).await.unwrap();
+        assert_eq!(report.outcomes, [Outcome::Sent], "mail {n}");
+    }
+    assert_eq!((smtp.received().len(), smtp.attempts()), (2, 2));
+    for row in ledger(&app, "welcome").await {
+        assert_eq!(
+            (row.status, row.attempts),
+            (entities::enums::NotificationStatus::Sent, 1)
+        );
+    }
     app.stop().await;
 }
 
