@@ -22,6 +22,7 @@ pub mod mailer;
 pub mod markdown;
 pub mod notices;
 pub mod planner;
+pub mod replanned;
 pub mod sender;
 pub mod surveys;
 pub mod telemetry;

@@ -29,7 +29,7 @@ use minijinja::Value;
 use sea_orm::sea_query::{Expr, ExprTrait as _, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use tokio::sync::{AcquireError, Notify, Semaphore, SemaphorePermit};
 use uuid::Uuid;
@@ -38,6 +38,7 @@ use crate::format::{date, date_time, time, zone};
 use crate::kinds::{MailKind, grace};
 use crate::locale::pick;
 use crate::mailer::SendError;
+use crate::replanned::Replanned;
 use crate::{Worker, digest};
 
 /// What became of one attempt at a ledger row.
@@ -91,7 +92,7 @@ pub async fn due_ids(
         .order_by_asc(notification::Column::DueAt)
         .limit(limit)
         .into_tuple()
-        .all(db)
+        .all(&Replanned(db))
         .await
 }
 
@@ -228,7 +229,9 @@ pub async fn claim(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Result<Vec<notification::Model>, DbErr> {
-    claiming(ids, now, lease).exec_with_returning(db).await
+    claiming(ids, now, lease)
+        .exec_with_returning(&Replanned(db))
+        .await
 }
 
 /// The `UPDATE` of `claim`: rows that are still `ready`, their status compared as
@@ -270,7 +273,7 @@ pub async fn retake(
         .filter(notification::Column::Id.eq(row.id))
         .filter(still_queued())
         .filter(notification::Column::LockedUntil.eq(row.locked_until))
-        .exec(db)
+        .exec(&Replanned(db))
         .await?;
     Ok(held.rows_affected == 1)
 }
@@ -435,7 +438,7 @@ async fn holding<T>(
                     .col_expr(notification::Column::LockedUntil, Expr::value(until))
                     .filter(notification::Column::Id.eq(id))
                     .filter(still_queued())
-                    .exec(db)
+                    .exec(&Replanned(db))
                     .await;
                 if let Err(err) = renewed {
                     tracing::warn!(error = %err, "renewing the hold on a mail failed");
@@ -478,7 +481,7 @@ async fn deliver(
 
 /// Writes outcomes into the ledger and releases their rows. Outcomes that arrive while
 /// a write is under way or held back wait and go into the next write together, so a
-/// busy sender commits once for as many mails as it sends at once; each caller returns
+/// busy sender writes once for as many mails as it sends at once; each caller returns
 /// once its own outcome is written.
 #[derive(Default)]
 struct Recorder {
@@ -614,7 +617,9 @@ impl Recorder {
     }
 }
 
-/// Writes the changes of `batch`, one `UPDATE` per distinct change, in one transaction.
+/// Writes the changes of `batch`, one `UPDATE` per distinct change. Each row's outcome
+/// stands on its own: if one `UPDATE` fails, the rows written before it keep theirs and
+/// the rest are sent again once their hold runs out.
 async fn write_changes(db: &DatabaseConnection, batch: &[Written]) -> Result<(), DbErr> {
     let mut groups: Vec<(&Change, Vec<Uuid>)> = Vec::new();
     for entry in batch {
@@ -626,15 +631,10 @@ async fn write_changes(db: &DatabaseConnection, batch: &[Written]) -> Result<(),
             None => groups.push((&entry.change, vec![entry.row])),
         }
     }
-    if let [(change, rows)] = &groups[..] {
-        change.update(rows.clone()).exec(db).await?;
-        return Ok(());
-    }
-    let txn = db.begin().await?;
     for (change, rows) in groups {
-        change.update(rows).exec(&txn).await?;
+        change.update(rows).exec(&Replanned(db)).await?;
     }
-    txn.commit().await
+    Ok(())
 }
 
 /// The reader and what they read in: name, address, time zone, community name.

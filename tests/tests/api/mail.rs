@@ -628,18 +628,24 @@ async fn one_welcome(app: &TestApp) -> Value {
     .await
 }
 
+/// A running app whose ledger holds one welcome letter, planned at the time returned.
+async fn one_welcome_planned(backend: Backend) -> (TestApp, DateTime<Utc>) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let now = Utc::now();
+    let settings = app.worker(&smtp).plan_settings();
+    huashen_worker::planner::plan(&app.db, settings, now)
+        .await
+        .unwrap();
+    (app, now)
+}
+
 /// A claimed row that waited for a free sender until its hold ran out is taken again
 /// only if no other sender took it meanwhile.
 async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
     use huashen_worker::sender::{claim, due_ids, retake};
-    let app = TestApp::spawn(backend).await;
-    let smtp = SmtpServer::start().await;
-    one_welcome(&app).await;
-    let worker = app.worker(&smtp);
-    let now = Utc::now();
-    huashen_worker::planner::plan(&app.db, worker.plan_settings(), now)
-        .await
-        .unwrap();
+    let (app, now) = one_welcome_planned(backend).await;
     let lease = Duration::seconds(30);
     let ids = due_ids(&app.db, now, 8).await.unwrap();
     assert_eq!(ids.len(), 1);
@@ -710,6 +716,42 @@ async fn freshly_planned_mail_is_claimed_by_id(backend: Backend) {
         "{}",
         plan.join("\n")
     );
+    app.stop().await;
+}
+
+/// PostgreSQL keeps no plan of the ledger's statements on a connection, so a claim made
+/// after the ledger grew is planned against the ledger as it is now, not as it was when
+/// the connection first claimed (`huashen_worker::replanned`). The same statement sent
+/// as usual is kept, which is what the check would see if they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_statements_are_not_kept_by_postgres() {
+    use huashen_worker::sender::{claim, claiming, due_ids};
+    use sea_orm::{ConnectionTrait, Statement};
+    let (app, now) = one_welcome_planned(Backend::Postgres).await;
+    // One connection, so that what it keeps is what the check reads.
+    let one = migration::database::connect_for_migrations(app.database_url())
+        .await
+        .unwrap();
+    let lease = Duration::seconds(30);
+    let kept = async || -> i64 {
+        let sql = "SELECT count(*) FROM pg_prepared_statements \
+                   WHERE statement LIKE 'UPDATE \"notifications\"%'";
+        let row = one
+            .query_one_raw(Statement::from_string(one.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+    for _ in 0..6 {
+        let ids = due_ids(&one, now, 8).await.unwrap();
+        claim(&one, ids, now, lease).await.unwrap();
+    }
+    assert_eq!(kept().await, 0);
+    let ids = due_ids(&one, now, 8).await.unwrap();
+    claiming(ids, now, lease).exec(&one).await.unwrap();
+    assert_eq!(kept().await, 1, "sent as usual, the statement is kept");
+    one.close().await.unwrap();
     app.stop().await;
 }
 

@@ -1,0 +1,79 @@
+//! The ledger's statements, planned by PostgreSQL for their own values every time.
+//!
+//! PostgreSQL plans a prepared statement afresh for its first five runs on a connection
+//! and may then keep one generic plan for the connection's life. The ledger can grow
+//! from a handful of rows to thousands within one dispatch (a notice to everyone), and
+//! a plan kept from when it was small reads the whole table for every claim or mark:
+//! 5.8 ms a claim of 32 rows on one connection against 0.9–1.6 ms on the others, in a
+//! run of 10,000 mails. Statements sent through `Replanned` are not kept, so each is
+//! planned against the table as it is. Other databases run them as usual.
+
+use std::sync::Arc;
+
+use sea_orm::sqlx::{self, Postgres, query::Query};
+use sea_orm::{
+    ConnAcquireErr, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, ExecResult, QueryResult,
+    RuntimeErr, Statement, Values,
+};
+use sea_query_sqlx::SqlxValues;
+
+pub struct Replanned<'a>(pub &'a DatabaseConnection);
+
+impl Replanned<'_> {
+    /// Where statements PostgreSQL does not keep are sent, if the database is PostgreSQL.
+    fn postgres(&self) -> Option<&sqlx::PgPool> {
+        (self.0.get_database_backend() == DbBackend::Postgres)
+            .then(|| self.0.get_postgres_connection_pool())
+    }
+}
+
+/// `stmt` as a statement PostgreSQL plans for its values and does not keep.
+fn unkept(stmt: &Statement) -> Query<'_, Postgres, SqlxValues> {
+    let values = SqlxValues(stmt.values.clone().unwrap_or(Values(Vec::new())));
+    sqlx::query_with(sqlx::AssertSqlSafe(stmt.sql.as_str()), values).persistent(false)
+}
+
+/// `err` as sea-orm reports it: no connection, or `failed` for the statement's own.
+fn reported(err: sqlx::Error, failed: fn(RuntimeErr) -> DbErr) -> DbErr {
+    match err {
+        sqlx::Error::PoolTimedOut => DbErr::ConnectionAcquire(ConnAcquireErr::Timeout),
+        sqlx::Error::PoolClosed => DbErr::ConnectionAcquire(ConnAcquireErr::ConnectionClosed),
+        err => failed(RuntimeErr::SqlxError(Arc::new(err))),
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Replanned<'_> {
+    fn get_database_backend(&self) -> DbBackend {
+        self.0.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        let Some(pool) = self.postgres() else {
+            return self.0.execute_raw(stmt).await;
+        };
+        let done = unkept(&stmt).execute(pool).await;
+        done.map(ExecResult::from)
+            .map_err(|err| reported(err, DbErr::Exec))
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.0.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        if self.postgres().is_none() {
+            return self.0.query_one_raw(stmt).await;
+        }
+        Ok(self.query_all_raw(stmt).await?.into_iter().next())
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let Some(pool) = self.postgres() else {
+            return self.0.query_all_raw(stmt).await;
+        };
+        let rows = unkept(&stmt).fetch_all(pool).await;
+        rows.map(|rows| rows.into_iter().map(QueryResult::from).collect())
+            .map_err(|err| reported(err, DbErr::Query))
+    }
+}
