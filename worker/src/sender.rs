@@ -133,7 +133,7 @@ pub async fn dispatch(
     let in_flight = concurrency * IN_FLIGHT_PER_SEND;
     let sending = Arc::new(Sending {
         worker: worker.clone(),
-        recorder: Recorder::default(),
+        recorder: Recorder::new(worker.settings.lease),
         slots: Slots::new(concurrency),
     });
     let (now, stopping) = (&now, &stopping);
@@ -300,7 +300,8 @@ pub async fn send_notification(
         at: now,
         since: std::time::Instant::now(),
     };
-    handle(worker, &Recorder::default(), &Slots::new(1), claimed).await
+    let recorder = Recorder::new(worker.settings.lease);
+    handle(worker, &recorder, &Slots::new(1), claimed).await
 }
 
 /// How many mails a sender may have on the wire at once, and how many sent but not yet
@@ -483,10 +484,23 @@ async fn deliver(
 /// a write is under way or held back wait and go into the next write together, so a
 /// busy sender writes once for as many mails as it sends at once; each caller returns
 /// once its own outcome is written.
-#[derive(Default)]
 struct Recorder {
     waiting: std::sync::Mutex<Vec<Written>>,
     writing: tokio::sync::Mutex<()>,
+    /// How long a write waits for more outcomes at most: a tenth of the hold on a row, so
+    /// that a row sent is marked long before its hold can run out, however long a slow
+    /// server keeps another mail on the wire.
+    patience: std::time::Duration,
+}
+
+impl Recorder {
+    fn new(lease: Duration) -> Self {
+        Self {
+            waiting: std::sync::Mutex::default(),
+            writing: tokio::sync::Mutex::default(),
+            patience: (lease / 10).to_std().unwrap_or_default(),
+        }
+    }
 }
 
 /// An outcome waiting to be written, and whom to tell when it is.
@@ -585,7 +599,10 @@ impl Recorder {
             return result.map_err(anyhow::Error::msg);
         }
         // Each write costs about as much however many rows it marks: wait until it
-        // carries as many as may be sent at once, or until no mail on the wire can add one.
+        // carries as many as may be sent at once, until no mail on the wire can add one,
+        // or until patience runs out.
+        let patience = tokio::time::sleep(self.patience);
+        tokio::pin!(patience);
         loop {
             let moved = slots.moved.notified();
             tokio::pin!(moved);
@@ -593,7 +610,10 @@ impl Recorder {
             if slots.quiet() || self.lock_waiting().len() >= slots.concurrency {
                 break;
             }
-            moved.await;
+            tokio::select! {
+                _ = moved => {}
+                _ = &mut patience => break,
+            }
         }
         let batch = std::mem::take(&mut *self.lock_waiting());
         let result = write_changes(db, &batch)
