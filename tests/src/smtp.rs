@@ -21,6 +21,8 @@ pub enum Behavior {
     DropMidData,
     /// Take this long to accept each message.
     Slow(Duration),
+    /// Take this long to accept the next message, then accept at once.
+    SlowOnce(Duration),
     /// Close the connection after accepting each message, as servers that limit
     /// messages per connection do.
     OneMessagePerConnection,
@@ -227,9 +229,16 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                 );
                 data.push_str("\r\n");
             }
-            let slow = match shared.lock().unwrap().behavior {
-                Some(Behavior::Slow(pause)) => Some(pause),
-                _ => None,
+            let slow = {
+                let mut state = shared.lock().unwrap();
+                match state.behavior {
+                    Some(Behavior::Slow(pause)) => Some(pause),
+                    Some(Behavior::SlowOnce(pause)) => {
+                        state.behavior = Some(Behavior::Accept);
+                        Some(pause)
+                    }
+                    _ => None,
+                }
             };
             if let Some(pause) = slow {
                 tokio::time::sleep(pause).await;

@@ -207,7 +207,7 @@ pub async fn next_due(
         .column_as(notification::Column::DueAt.min(), "at")
         .filter(notification::Column::DueAt.gt(now))
         .into_tuple()
-        .one(db)
+        .one(&Replanned(db))
         .await?
         .flatten();
     let freed: Option<DateTime<Utc>> = queued()
@@ -215,7 +215,7 @@ pub async fn next_due(
         .column_as(notification::Column::LockedUntil.min(), "at")
         .filter(notification::Column::LockedUntil.gt(now))
         .into_tuple()
-        .one(db)
+        .one(&Replanned(db))
         .await?
         .flatten();
     Ok(due.into_iter().chain(freed).min())

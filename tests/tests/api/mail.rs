@@ -29,6 +29,7 @@ both_backends!(
     everything_due_goes_out_without_waiting_for_a_plan,
     a_row_falling_due_between_plans_is_sent_on_time,
     a_row_whose_hold_ran_out_is_sent_by_one_sender,
+    mails_sent_beside_a_slow_one_are_marked_while_it_is_on_the_wire,
     freshly_planned_mail_is_claimed_by_id,
 );
 
@@ -663,6 +664,58 @@ async fn a_row_whose_hold_ran_out_is_sent_by_one_sender(backend: Backend) {
     assert_eq!(second.len(), 1, "free again once the hold ran out");
     assert!(!retake(&app.db, &first[0], later, lease).await.unwrap());
     assert!(retake(&app.db, &second[0], later, lease).await.unwrap());
+    app.stop().await;
+}
+
+/// While a slow server keeps one mail on the wire, the mails sent beside it are marked
+/// within a tenth of their hold, not once the slow one is answered: otherwise their hold
+/// could run out unmarked and another worker send them again.
+async fn mails_sent_beside_a_slow_one_are_marked_while_it_is_on_the_wire(backend: Backend) {
+    use entities::enums::NotificationStatus;
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    for name in ["Emily Carter", "Li Ming", "Anna Mueller"] {
+        app.person(&community, name, json!({"moved_in_on": days_ago(1)}))
+            .await;
+    }
+    let mut worker = app.worker(&smtp);
+    // The slow answer takes longer than the hold, well within the SMTP timeout.
+    worker.mailer = huashen_worker::mailer::Mailer::new(
+        Some(&smtp.url()),
+        std::env::temp_dir(),
+        StdDuration::from_secs(10),
+        8,
+    )
+    .unwrap();
+    std::sync::Arc::make_mut(&mut worker.settings).lease = Duration::seconds(1);
+    let slow = StdDuration::from_secs(3);
+    smtp.set(Behavior::SlowOnce(slow));
+    let started = std::time::Instant::now();
+    let sending = tokio::spawn({
+        let worker = worker.clone();
+        async move { worker.tick(Utc::now()).await }
+    });
+    loop {
+        let on_the_wire = smtp.received().len() < 3;
+        let marked = ledger(&app, "welcome")
+            .await
+            .iter()
+            .filter(|row| row.status == NotificationStatus::Sent)
+            .count();
+        if marked == 2 {
+            assert!(on_the_wire, "marked only once the slow mail was answered");
+            break;
+        }
+        assert!(
+            started.elapsed() < slow,
+            "{marked} of the two fast mails marked while the slow one was on the wire"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let report = sending.await.unwrap().unwrap();
+    assert_eq!(sent(&report.outcomes), 3, "{report:?}");
+    assert_eq!(smtp.received().len(), 3);
     app.stop().await;
 }
 
