@@ -685,7 +685,7 @@ async fn mails_sent_beside_a_slow_one_are_marked_while_it_is_on_the_wire(backend
         Some(&smtp.url()),
         std::env::temp_dir(),
         StdDuration::from_secs(10),
-        8,
+        huashen_worker::DEFAULT_MAIL_CONCURRENCY as u32,
     )
     .unwrap();
     std::sync::Arc::make_mut(&mut worker.settings).lease = Duration::seconds(1);
@@ -697,12 +697,14 @@ async fn mails_sent_beside_a_slow_one_are_marked_while_it_is_on_the_wire(backend
         async move { worker.tick(Utc::now()).await }
     });
     loop {
-        let on_the_wire = smtp.received().len() < 3;
+        // Read after the ledger: still on the wire then, it was on the wire when the two
+        // were found marked.
         let marked = ledger(&app, "welcome")
             .await
             .iter()
             .filter(|row| row.status == NotificationStatus::Sent)
             .count();
+        let on_the_wire = smtp.received().len() < 3;
         if marked == 2 {
             assert!(on_the_wire, "marked only once the slow mail was answered");
             break;
