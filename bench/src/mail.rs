@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use chrono::Utc;
 use entities::enums::{MailKind, NotificationStatus};
-use entities::notification;
+use entities::{notification, person};
 use huashen_tests::smtp::{Received, SmtpServer};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::PoolConfig;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -30,13 +31,17 @@ use crate::{Line, Scratch, cpu, peak_rss_mb};
 const LIMIT: Duration = Duration::from_secs(900);
 
 /// Welcomes `count` new residents of `community` with Huashen's worker, then sends as
-/// many of the same mail with bare lettre; `first` numbers the residents.
+/// many of the same mail with bare lettre, in `rounds` rounds taking turns (so both meet
+/// the machine in the same moods, as the other paths' turns do); each round welcomes
+/// residents of its own.
+#[allow(clippy::too_many_arguments)]
 pub async fn measure(
     db: &DatabaseConnection,
     scratch: &Scratch,
     worker: &Path,
     community: Uuid,
     count: usize,
+    rounds: usize,
     concurrency: usize,
     kind: &'static str,
 ) -> anyhow::Result<Vec<Line>> {
@@ -45,33 +50,67 @@ pub async fn measure(
         .date_naive()
         .pred_opt()
         .context("a day before today")?;
-    huashen_tests::insert_residents(db, community, 0..count, |_, person| {
-        person.moved_in_on = Some(yesterday);
-    })
-    .await?;
-
-    let smtp = SmtpServer::start().await;
-    let mut worker_run = Command::new(worker);
-    worker_run
-        .arg("run")
-        .env("DATABASE_URL", &scratch.url)
-        .env("SMTP_URL", smtp.url())
-        .env("HUASHEN_MAIL_CONCURRENCY", concurrency.to_string())
-        .env("RUST_LOG", "warn");
-    let delivered = deliver(worker_run, scratch.database_name(), &smtp, count).await?;
-    let ours = delivered.line("huashen", kind, count);
-    let sent = notification::Entity::find()
-        .filter(notification::Column::Kind.eq(MailKind::Welcome))
-        .filter(notification::Column::Status.eq(NotificationStatus::Sent))
-        .count(db)
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let residents = round * count..(round + 1) * count;
+        huashen_tests::insert_residents(db, community, residents, |_, person| {
+            person.moved_in_on = Some(yesterday);
+        })
         .await?;
-    let reached = ours.run.operations;
-    if sent != reached {
-        bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {reached}");
+        let smtp = SmtpServer::start().await;
+        let mut worker_run = Command::new(worker);
+        worker_run
+            .arg("run")
+            .env("DATABASE_URL", &scratch.url)
+            .env("SMTP_URL", smtp.url())
+            .env("HUASHEN_MAIL_CONCURRENCY", concurrency.to_string())
+            .env("RUST_LOG", "warn");
+        let delivered = deliver(worker_run, scratch.database_name(), &smtp, count).await?;
+        let sent = notification::Entity::find()
+            .filter(notification::Column::Kind.eq(MailKind::Welcome))
+            .filter(notification::Column::Status.eq(NotificationStatus::Sent))
+            .count(db)
+            .await?;
+        let line = delivered.line("huashen", kind, count);
+        let reached = (round * count) as u64 + line.run.operations;
+        if sent != reached {
+            bail!("{kind}: the ledger says {sent} welcomes were sent, the server got {reached}");
+        }
+        ours.push(line);
+        let sample = delivered.received.first().context("no mail arrived")?;
+        theirs.push(bare_lettre(sample, count, concurrency, kind).await?);
+        // Long settled by the next round, whose worker then plans only its own welcomes.
+        person::Entity::update_many()
+            .col_expr(
+                person::Column::MovedInOn,
+                Expr::value(yesterday - chrono::Days::new(400)),
+            )
+            .filter(person::Column::CommunityId.eq(community))
+            .filter(person::Column::MovedInOn.eq(yesterday))
+            .exec(db)
+            .await?;
     }
-    let sample = delivered.received.first().context("no mail arrived")?;
-    let theirs = bare_lettre(sample, count, concurrency, kind).await?;
-    Ok(vec![ours, theirs])
+    Ok(vec![merged(ours), merged(theirs)])
+}
+
+/// The rounds of one sender as one line: their mails over their summed time.
+fn merged(rounds: Vec<Line>) -> Line {
+    let mut rounds = rounds.into_iter();
+    let mut all = rounds.next().expect("at least one round");
+    let mut runs = vec![all.run];
+    for line in rounds {
+        runs.push(line.run);
+        all.duplicates = Some(all.duplicates.unwrap_or(0) + line.duplicates.unwrap_or(0));
+        all.rss_mb = match (all.rss_mb, line.rss_mb) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let (Some(cpu), Some(more)) = (all.cpu.as_mut(), line.cpu) {
+            *cpu += more;
+        }
+    }
+    all.run = Run::merged(runs);
+    all
 }
 
 /// What a sending process delivered to an SMTP server, and how fast.

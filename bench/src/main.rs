@@ -660,6 +660,7 @@ async fn measure(
                 &bins.worker,
                 data.community,
                 sizes.mails,
+                sizes.rounds,
                 args.mail_concurrency,
                 kind,
             )
@@ -677,7 +678,8 @@ async fn measure(
                 &scratch.url,
                 &bins.worker,
                 data.community,
-                sizes.mails,
+                // Numbered after the residents the mail path welcomed.
+                sizes.mails * sizes.rounds,
                 sizes.people,
                 kind,
             )
