@@ -1,29 +1,23 @@
 //! Write transactions: how every change that must not race begins, and what it does
 //! when the database is contended.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
     QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::OwnedSemaphorePermit;
 
 pub use migration::database::{
-    CHECK_IF_IDLE_FOR, DEFAULT_DATABASE_URL, connect, connect_and_migrate, redact,
+    CHECK_IF_IDLE_FOR, DEFAULT_DATABASE_URL, connect, connect_and_migrate, redact, write_turn,
 };
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at once
 /// (`BEGIN IMMEDIATE`), so a read-then-write cannot be invalidated by another writer,
 /// after waiting its turn among this process's writers.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
-    let turn = match db.get_database_backend() {
-        DbBackend::Sqlite => write_turn(db).await,
-        _ => None,
-    };
+    let turn = write_turn(db).await;
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -31,35 +25,6 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         })
         .await?;
     Ok(WriteTxn { txn, _turn: turn })
-}
-
-/// How long a writer waits for its turn before it asks SQLite for the lock anyway (and
-/// SQLite's own busy timeout takes over).
-const TURN_WAIT: Duration = Duration::from_secs(30);
-
-/// This process's turn to write to the SQLite file behind `db`. SQLite lets one writer
-/// in at a time and has the others poll, sleeping longer each time, so under load some
-/// wait far longer than their place in line; waiting here instead serves them in order.
-async fn write_turn(db: &DatabaseConnection) -> Option<OwnedSemaphorePermit> {
-    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
-        LazyLock::new(Default::default);
-    let options = db.get_sqlite_connection_pool().connect_options();
-    let file = options.get_filename();
-    let turns = {
-        let mut turns = TURNS.lock().ok()?;
-        // Looked up by reference: a write should not allocate a path.
-        match turns.get(file) {
-            Some(turn) => turn.clone(),
-            None => turns
-                .entry(file.to_owned())
-                .or_insert_with(|| Arc::new(Semaphore::new(1)))
-                .clone(),
-        }
-    };
-    tokio::time::timeout(TURN_WAIT, turns.acquire_owned())
-        .await
-        .ok()?
-        .ok()
 }
 
 /// A transaction begun by `begin_write`: use it as any transaction; on SQLite it holds

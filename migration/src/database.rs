@@ -1,11 +1,15 @@
 //! Opening Huashen's database, SQLite or PostgreSQL, at the current schema.
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 use sea_orm_migration::MigratorTrait;
 use sea_orm_migration::sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm_migration::sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::Migrator;
 
@@ -72,6 +76,40 @@ async fn open(url: &str, connections: u32) -> anyhow::Result<DatabaseConnection>
     Database::connect(options)
         .await
         .with_context(|| format!("connecting to {}", redact(url)))
+}
+
+/// How long a writer waits for its turn before it asks SQLite for the lock anyway (and
+/// SQLite's own busy timeout takes over).
+const TURN_WAIT: Duration = Duration::from_secs(30);
+
+/// This process's turn to write to the SQLite file behind `db`; `None` on PostgreSQL,
+/// which has no such turn. SQLite lets one writer in at a time and has the others poll,
+/// sleeping 1, 2, 5, 10… ms, so under load some wait far longer than their place in line;
+/// waiting here instead serves them in order. Every writer of the process takes it: the
+/// API's write transactions, and the worker's ledger writes.
+pub async fn write_turn(db: &DatabaseConnection) -> Option<OwnedSemaphorePermit> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    static TURNS: LazyLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> =
+        LazyLock::new(Default::default);
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    let turns = {
+        let mut turns = TURNS.lock().ok()?;
+        // Looked up by reference: a write should not allocate a path.
+        match turns.get(file) {
+            Some(turn) => turn.clone(),
+            None => turns
+                .entry(file.to_owned())
+                .or_insert_with(|| Arc::new(Semaphore::new(1)))
+                .clone(),
+        }
+    };
+    tokio::time::timeout(TURN_WAIT, turns.acquire_owned())
+        .await
+        .ok()?
+        .ok()
 }
 
 fn is_sqlite(url: &str) -> bool {

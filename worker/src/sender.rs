@@ -36,9 +36,9 @@ use uuid::Uuid;
 
 use crate::format::{date, date_time, time, zone};
 use crate::kinds::{MailKind, grace};
+use crate::ledger_db::LedgerDb;
 use crate::locale::pick;
 use crate::mailer::SendError;
-use crate::replanned::Replanned;
 use crate::{Worker, digest};
 
 /// What became of one attempt at a ledger row.
@@ -92,7 +92,7 @@ pub async fn due_ids(
         .order_by_asc(notification::Column::DueAt)
         .limit(limit)
         .into_tuple()
-        .all(&Replanned(db))
+        .all(&LedgerDb(db))
         .await
 }
 
@@ -207,7 +207,7 @@ pub async fn next_due(
         .column_as(notification::Column::DueAt.min(), "at")
         .filter(notification::Column::DueAt.gt(now))
         .into_tuple()
-        .one(&Replanned(db))
+        .one(&LedgerDb(db))
         .await?
         .flatten();
     let freed: Option<DateTime<Utc>> = queued()
@@ -215,7 +215,7 @@ pub async fn next_due(
         .column_as(notification::Column::LockedUntil.min(), "at")
         .filter(notification::Column::LockedUntil.gt(now))
         .into_tuple()
-        .one(&Replanned(db))
+        .one(&LedgerDb(db))
         .await?
         .flatten();
     Ok(due.into_iter().chain(freed).min())
@@ -230,7 +230,7 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Vec<notification::Model>, DbErr> {
     claiming(ids, now, lease)
-        .exec_with_returning(&Replanned(db))
+        .exec_with_returning(&LedgerDb(db))
         .await
 }
 
@@ -273,7 +273,7 @@ pub async fn retake(
         .filter(notification::Column::Id.eq(row.id))
         .filter(still_queued())
         .filter(notification::Column::LockedUntil.eq(row.locked_until))
-        .exec(&Replanned(db))
+        .exec(&LedgerDb(db))
         .await?;
     Ok(held.rows_affected == 1)
 }
@@ -439,7 +439,7 @@ async fn holding<T>(
                     .col_expr(notification::Column::LockedUntil, Expr::value(until))
                     .filter(notification::Column::Id.eq(id))
                     .filter(still_queued())
-                    .exec(&Replanned(db))
+                    .exec(&LedgerDb(db))
                     .await;
                 if let Err(err) = renewed {
                     tracing::warn!(error = %err, "renewing the hold on a mail failed");
@@ -652,7 +652,7 @@ async fn write_changes(db: &DatabaseConnection, batch: &[Written]) -> Result<(),
         }
     }
     for (change, rows) in groups {
-        change.update(rows).exec(&Replanned(db)).await?;
+        change.update(rows).exec(&LedgerDb(db)).await?;
     }
     Ok(())
 }

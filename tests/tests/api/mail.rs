@@ -774,9 +774,48 @@ async fn freshly_planned_mail_is_claimed_by_id(backend: Backend) {
     app.stop().await;
 }
 
+/// On SQLite the ledger's writers wait for the process's turn to write, as the API's
+/// write transactions do, rather than polling SQLite's lock (`huashen_worker::ledger_db`):
+/// while another writer holds the turn, neither a planning run nor a claim gets through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_writes_on_sqlite_wait_for_the_write_turn() {
+    use huashen_worker::sender::{claim, due_ids};
+    use migration::database::write_turn;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let smtp = SmtpServer::start().await;
+    one_welcome(&app).await;
+    let now = Utc::now();
+    let settings = app.worker(&smtp).plan_settings();
+    let held = std::time::Duration::from_millis(300);
+
+    let turn = write_turn(&app.db)
+        .await
+        .expect("SQLite has a turn to write");
+    let db = app.db.clone();
+    let planning =
+        tokio::spawn(async move { huashen_worker::planner::plan(&db, settings, now).await });
+    tokio::time::sleep(held).await;
+    assert!(!planning.is_finished(), "the planner wrote out of turn");
+    drop(turn);
+    planning.await.unwrap().unwrap();
+
+    let ids = due_ids(&app.db, now, 8).await.unwrap();
+    assert_eq!(ids.len(), 1);
+    let turn = write_turn(&app.db)
+        .await
+        .expect("SQLite has a turn to write");
+    let db = app.db.clone();
+    let claiming = tokio::spawn(async move { claim(&db, ids, now, Duration::seconds(30)).await });
+    tokio::time::sleep(held).await;
+    assert!(!claiming.is_finished(), "the claim was made out of turn");
+    drop(turn);
+    assert_eq!(claiming.await.unwrap().unwrap().len(), 1);
+    app.stop().await;
+}
+
 /// PostgreSQL keeps no plan of the ledger's statements on a connection, so a claim made
 /// after the ledger grew is planned against the ledger as it is now, not as it was when
-/// the connection first claimed (`huashen_worker::replanned`). The same statement sent
+/// the connection first claimed (`huashen_worker::ledger_db`). The same statement sent
 /// as usual is kept, which is what the check would see if they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ledger_statements_are_not_kept_by_postgres() {
