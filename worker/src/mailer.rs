@@ -239,7 +239,7 @@ impl Mailer {
             .from(from.clone())
             .to(to)
             .subject(mail.subject.clone())
-            .message_id(None)
+            .message_id(Some(message_id(from)))
             .multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
                 mail.html.clone(),
@@ -276,6 +276,16 @@ impl Mailer {
             err
         })
     }
+}
+
+/// A new Message-ID at the sender's domain, which RFC 5322 (3.6.4) suggests: a domain
+/// the sender controls. lettre's own asks the system for the host's name for every mail.
+fn message_id(from: &Mailbox) -> String {
+    format!(
+        "<{}@{}>",
+        uuid::Uuid::now_v7().simple(),
+        from.email.domain()
+    )
 }
 
 /// Whether `err` says the connection is gone rather than anything about the mail: no

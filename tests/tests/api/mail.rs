@@ -149,7 +149,8 @@ async fn welcome_in_each_readers_language(backend: Backend) {
             .map(|c| (c.ctype().to_owned(), c.subtype().map(str::to_owned))),
         Some(("multipart".to_owned(), Some("alternative".to_owned())))
     );
-    assert!(parsed.message_id().is_some(), "a Message-ID");
+    let id = parsed.message_id().expect("a Message-ID");
+    assert!(id.ends_with("@huashenmiao.example.cn"), "{id}");
     assert!(english.from.contains("office@huashenmiao.example.cn"));
 
     let korean = mail_to(&mails, &email(&kim));
