@@ -85,8 +85,9 @@ const TURN_WAIT: Duration = Duration::from_secs(30);
 /// This process's turn to write to the SQLite file behind `db`; `None` on PostgreSQL,
 /// which has no such turn. SQLite lets one writer in at a time and has the others poll,
 /// sleeping 1, 2, 5, 10… ms, so under load some wait far longer than their place in line;
-/// waiting here instead serves them in order. Every writer of the process takes it: the
-/// API's write transactions, and the worker's ledger writes.
+/// waiting here instead serves them in order. The API's write transactions take it, and
+/// so do the mail worker's ledger writes (`huashen_worker::ledger_db`, the planner's
+/// pages).
 pub async fn write_turn(db: &DatabaseConnection) -> Option<OwnedSemaphorePermit> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return None;
