@@ -53,9 +53,9 @@ pub async fn measure(
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         if round > 0 {
-            // The last round's residents settled long ago, so this round's worker plans
-            // only its own welcomes. The last round's stay, welcomed yesterday, for the
-            // planner path as before there were rounds.
+            // The previous round's residents settled long ago, so this round's worker
+            // plans only its own welcomes. The final round's stay welcomed yesterday: the
+            // planner path meets the ledger it met before there were rounds.
             person::Entity::update_many()
                 .col_expr(
                     person::Column::MovedInOn,
