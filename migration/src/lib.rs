@@ -16,6 +16,7 @@ mod m20261128_000009_imports;
 mod m20261204_000010_notices;
 mod m20261204_000011_surveys;
 mod m20261204_000012_planner_indexes;
+mod m20261207_000013_ledger_claims;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000010_notices::Migration),
             Box::new(m20261204_000011_surveys::Migration),
             Box::new(m20261204_000012_planner_indexes::Migration),
+            Box::new(m20261207_000013_ledger_claims::Migration),
         ]
     }
 }
