@@ -16,7 +16,7 @@ use entities::{
     care_plan, community, event, event_registration, notification, person, shift, shift_signup,
 };
 use migration::database::write_turn;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, QuerySelect,
@@ -359,12 +359,29 @@ async fn welcomes(ledger: &mut Ledger<'_>, settings: PlanSettings) -> Result<(),
     {
         let arrived = Condition::all()
             .add(person::Column::MovedInOn.eq(day))
-            .add(person::Column::ErasedAt.is_null());
+            .add(person::Column::ErasedAt.is_null())
+            .add(not_welcomed());
         ledger
             .for_people(arrived, |p| welcome_due(p, settings, now))
             .await?;
     }
     Ok(())
+}
+
+/// A person with no welcome letter in the ledger yet: the people who moved in within
+/// the last days are walked every planning run, and those welcomed need not be read again.
+fn not_welcomed() -> SimpleExpr {
+    use sea_orm::sea_query::ExprTrait as _;
+    let welcome = Query::select()
+        .expr(Expr::val(1))
+        .from(notification::Entity)
+        .and_where(
+            Expr::col((notification::Entity, notification::Column::RecipientId))
+                .equals((person::Entity, person::Column::Id)),
+        )
+        .and_where(notification::Column::Kind.eq(MailKind::Welcome))
+        .to_owned();
+    Expr::exists(welcome).not()
 }
 
 /// The welcome letter `p` is due at `now`, if any.
