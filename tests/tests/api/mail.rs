@@ -1387,7 +1387,7 @@ async fn event_reminders_and_farewells(backend: Backend) {
     app.stop().await;
 }
 
-/// 1,234 new residents (more than a planner page or a dispatch page): one run of the
+/// 2,345 new residents (more than a planner page or a dispatch page): one run of the
 /// worker, whose next plan is years away, welcomes every one of them once, with no
 /// pause between pages.
 async fn everything_due_goes_out_without_waiting_for_a_plan(backend: Backend) {
@@ -1395,7 +1395,7 @@ async fn everything_due_goes_out_without_waiting_for_a_plan(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let smtp = SmtpServer::start().await;
     let community = uuid::Uuid::parse_str(&id(&app.community("hsm").await)).unwrap();
-    let newcomers = 1234;
+    let newcomers = 2345;
     let yesterday = (Utc::now() - Duration::days(1)).date_naive();
     huashen_tests::insert_residents(&app.db, community, 0..newcomers, |_, person| {
         person.moved_in_on = Some(yesterday);
