@@ -8,18 +8,18 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{CancelReason, PersonStatus, ShiftStatus, SignupStatus, WebhookEventType};
+use entities::json::TagList;
 use entities::{person, shift, shift_signup, webhook};
 use huashen_worker::webhooks;
-use sea_orm::query::{SelectA, SelectB};
 use sea_orm::sea_query::{
     CommonTableExpression, Expr, ExprTrait as _, Query, SubQueryStatement, UpdateStatement,
     WithClause,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic,
-    IntoActiveModel, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait,
-    RelationTrait, Set, StatementBuilder,
+    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, JoinType,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Set,
+    StatementBuilder,
 };
 use uuid::Uuid;
 
@@ -72,15 +72,26 @@ async fn lock_shift(
 /// has any enabled webhook (so a change with nobody to tell skips looking for them).
 struct Locked {
     shift: shift::Model,
-    person: person::Model,
+    person: Volunteer,
     webhooks: bool,
+}
+
+/// What a sign-up decides on about the person: the rest of their row is not read.
+struct Volunteer {
+    status: PersonStatus,
+    is_volunteer: bool,
+    languages: TagList,
 }
 
 impl FromQueryResult for Locked {
     fn from_query_result(row: &QueryResult, _: &str) -> Result<Self, DbErr> {
         Ok(Self {
-            shift: shift::Model::from_query_result(row, SelectA.as_str())?,
-            person: person::Model::from_query_result(row, SelectB.as_str())?,
+            shift: shift::Model::from_query_result(row, "")?,
+            person: Volunteer {
+                status: row.try_get("", "person_status")?,
+                is_volunteer: row.try_get("", "person_is_volunteer")?,
+                languages: row.try_get("", "person_languages")?,
+            },
             webhooks: row.try_get("", "webhooks")?,
         })
     }
@@ -107,10 +118,13 @@ async fn lock_shift_and_person(
             shift::Column::CommunityId,
         ))))
         .to_owned();
+    // `FOR UPDATE` locks the rows of both tables, whichever columns are read.
     let statement = shift::Entity::find_by_id(shift_id)
-        .select_also(person::Entity)
         .join(JoinType::InnerJoin, same_community)
         .filter(person::Column::Id.eq(person_id))
+        .column_as(person::Column::Status, "person_status")
+        .column_as(person::Column::IsVolunteer, "person_is_volunteer")
+        .column_as(person::Column::Languages, "person_languages")
         .expr_as(Expr::exists(enabled_webhooks), "webhooks")
         .lock_exclusive()
         .build(txn.get_database_backend());
@@ -159,9 +173,9 @@ async fn standing_on(
     txn: &DatabaseTransaction,
     person_id: Uuid,
     shift: &shift::Model,
-) -> Result<(Option<shift_signup::Model>, Option<shift::Model>), ApiError> {
+) -> Result<(Option<shift_signup::Model>, Option<Uuid>), ApiError> {
     let rows = shift_signup::Entity::find()
-        .find_also_related(shift::Entity)
+        .join(JoinType::InnerJoin, shift_signup::Relation::Shift.def())
         .filter(shift_signup::Column::PersonId.eq(person_id))
         .filter(
             Condition::any()
@@ -171,11 +185,11 @@ async fn standing_on(
         .all(txn)
         .await?;
     let (mut existing, mut clash) = (None, None);
-    for (signup, other) in rows {
+    for signup in rows {
         if signup.shift_id == shift.id {
             existing = Some(signup);
-        } else if clash.is_none() {
-            clash = other;
+        } else {
+            clash.get_or_insert(signup.shift_id);
         }
     }
     Ok((existing, clash))
@@ -390,7 +404,7 @@ async fn sign_up_once(
     if shift.starts_at <= now {
         return Err(ApiError::conflict("the shift has already started"));
     }
-    let (existing, clash) = standing_on(&txn, person.id, &shift).await?;
+    let (existing, clash) = standing_on(&txn, person_id, &shift).await?;
     if let Some(existing) = &existing
         && existing.status != SignupStatus::Cancelled
     {
@@ -401,8 +415,7 @@ async fn sign_up_once(
     }
     if let Some(other) = clash {
         return Err(ApiError::conflict(format!(
-            "the person already has a confirmed shift at the same time: {}",
-            other.id
+            "the person already has a confirmed shift at the same time: {other}"
         )));
     }
     let (status, waitlist_position) = if shift.confirmed_count < shift.capacity {
@@ -425,7 +438,7 @@ async fn sign_up_once(
         None => shift_signup::Model {
             id: Uuid::now_v7(),
             shift_id: shift.id,
-            person_id: person.id,
+            person_id,
             status,
             waitlist_position,
             hours_credited: None,
@@ -450,7 +463,7 @@ async fn sign_up_once(
             &txn,
             &shift,
             WebhookEventType::SignupCreated,
-            person.id,
+            person_id,
             now,
         )
         .await?;
@@ -462,7 +475,7 @@ async fn sign_up_once(
     })
 }
 
-fn language_warnings(shift: &shift::Model, person: &person::Model) -> Vec<String> {
+fn language_warnings(shift: &shift::Model, person: &Volunteer) -> Vec<String> {
     let wanted = &shift.languages_wanted.0;
     let speaks = |lang: &String| {
         person
