@@ -374,6 +374,15 @@ impl Client {
         }
         Ok(body)
     }
+
+    /// Signs `person` up for `shift`.
+    async fn sign_up(&self, shift: Uuid, person: Uuid) -> anyhow::Result<Value> {
+        self.post(
+            &format!("/v1/shifts/{shift}/signups"),
+            json!({"person_id": person}),
+        )
+        .await
+    }
 }
 
 fn id(body: &Value) -> anyhow::Result<Uuid> {
@@ -390,6 +399,41 @@ struct Data {
     /// The write path's shifts per round: Huashen's, and the baseline's.
     contested: Vec<(Vec<Uuid>, Vec<Uuid>)>,
     volunteers: Vec<Uuid>,
+}
+
+/// Listed shifts each volunteer already holds when the runs start.
+const SHIFTS_AHEAD: usize = 3;
+
+/// Signs each volunteer up for `SHIFTS_AHEAD` of the later half of the listed shifts,
+/// as volunteers of a community in use are, before its statistics are taken: a
+/// sign-up's own statements are then planned for a table that has rows. (On an empty
+/// one PostgreSQL may keep a sequential scan as a connection's generic plan for as long
+/// as the connection lives.) The later half leaves the shifts that fall due soon, and
+/// their reminders, as they were.
+async fn sign_up_ahead(
+    client: &Client,
+    listed: &[Uuid],
+    volunteers: &[Uuid],
+    concurrency: usize,
+) -> anyhow::Result<()> {
+    let later = Arc::new(listed[listed.len() / 2..].to_vec());
+    let volunteers = Arc::new(volunteers.to_vec());
+    let count = volunteers.len() * SHIFTS_AHEAD;
+    let c = client.clone();
+    let run = load::run(concurrency, Stop::Count(count as u64), move |i| {
+        let (client, later, volunteers) = (c.clone(), later.clone(), volunteers.clone());
+        async move {
+            let i = i as usize;
+            // Consecutive shifts for one volunteer: they never overlap.
+            let (volunteer, shift) = (volunteers[i / SHIFTS_AHEAD], later[i % later.len()]);
+            client.sign_up(shift, volunteer).await.is_ok()
+        }
+    })
+    .await;
+    if run.errors > 0 {
+        bail!("{} sign-ups ahead failed", run.errors);
+    }
+    Ok(())
 }
 
 /// A community with a station, its shifts and volunteers, created through the API.
@@ -471,6 +515,7 @@ async fn seed(client: &Client, sizes: Sizes, concurrency: usize) -> anyhow::Resu
         bail!("{} volunteers could not be created", run.errors);
     }
     let volunteers = people.lock().expect("not poisoned").clone();
+    sign_up_ahead(client, &listed, &volunteers, concurrency).await?;
     Ok(Data {
         community,
         from,
@@ -596,15 +641,7 @@ async fn measure(
                     &people,
                     move |shift, person| {
                         let client = c.clone();
-                        async move {
-                            client
-                                .post(
-                                    &format!("/v1/shifts/{shift}/signups"),
-                                    json!({"person_id": person}),
-                                )
-                                .await
-                                .is_ok()
-                        }
+                        async move { client.sign_up(shift, person).await.is_ok() }
                     },
                 ),
             )
@@ -737,12 +774,7 @@ async fn seed_due_soon(client: &Client, data: &Data, due: DueSoon) -> anyhow::Re
     // The listed shifts start half an hour apart from an hour ahead.
     for shift in data.listed.iter().take(due.shifts) {
         for _ in 0..due.per_shift {
-            client
-                .post(
-                    &format!("/v1/shifts/{shift}/signups"),
-                    json!({"person_id": next()?}),
-                )
-                .await?;
+            client.sign_up(*shift, *next()?).await?;
         }
     }
     let starts_at = Utc::now() + chrono::Duration::hours(3);
