@@ -153,16 +153,19 @@ fn clashes_with(shift: &shift::Model) -> Condition {
         .add(shift::Column::EndsAt.gt(shift.starts_at))
 }
 
-/// The first confirmed shift of `person_id` that overlaps `shift`, if any.
+/// The id of the first confirmed shift of `person_id` that overlaps `shift`, if any.
 async fn overlapping_shift(
     txn: &DatabaseTransaction,
     person_id: Uuid,
     shift: &shift::Model,
-) -> Result<Option<shift::Model>, ApiError> {
-    Ok(shift::Entity::find()
-        .join(JoinType::InnerJoin, shift::Relation::ShiftSignup.def())
+) -> Result<Option<Uuid>, ApiError> {
+    Ok(shift_signup::Entity::find()
+        .select_only()
+        .column(shift_signup::Column::ShiftId)
+        .join(JoinType::InnerJoin, shift_signup::Relation::Shift.def())
         .filter(shift_signup::Column::PersonId.eq(person_id))
         .filter(clashes_with(shift))
+        .into_tuple()
         .one(txn)
         .await?)
 }
@@ -295,7 +298,10 @@ pub async fn promote_waitlist(
             break;
         }
         person::Entity::find_by_id(candidate.person_id)
+            .select_only()
+            .column(person::Column::Id)
             .lock_exclusive()
+            .into_tuple::<Uuid>()
             .one(txn)
             .await?;
         if overlapping_shift(txn, candidate.person_id, shift)
@@ -344,8 +350,8 @@ pub async fn check_reschedule(
     for signup in confirmed {
         if let Some(other) = overlapping_shift(txn, signup.person_id, shift).await? {
             return Err(ApiError::conflict(format!(
-                "volunteer {} would then have two shifts at the same time (the other is {})",
-                signup.person_id, other.id
+                "volunteer {} would then have two shifts at the same time (the other is {other})",
+                signup.person_id
             )));
         }
     }

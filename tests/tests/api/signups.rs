@@ -8,6 +8,7 @@ both_backends!(
     who_may_sign_up,
     refusals,
     cancel_promotes_and_keeps_line_dense,
+    promotion_passes_over_a_clash,
     self_cancel_deadline,
     capacity_changes,
     cancelling_a_shift,
@@ -261,6 +262,11 @@ async fn refusals(backend: Backend) {
         "{}",
         moved.text
     );
+    assert!(
+        moved.body["detail"].as_str().unwrap().contains(&id(&shift)),
+        "names the other shift: {}",
+        moved.text
+    );
 
     let past = app
         .post(
@@ -286,6 +292,53 @@ async fn refusals(backend: Backend) {
     sign_up(&app, &id(&cancelled), &person, None)
         .await
         .expect_problem(409);
+    app.stop().await;
+}
+
+/// A waitlisted volunteer who meanwhile took a confirmed place on an overlapping shift
+/// keeps their place in line when a place frees up, rather than holding two at once.
+async fn promotion_passes_over_a_clash(backend: Backend) {
+    let Setup {
+        app,
+        community,
+        station,
+    } = setup(backend).await;
+    let full = app.shift(&station, 48, 1).await;
+    let people = app.volunteers(&community, 2).await;
+    let (holder, waiting) = (&people[0], &people[1]);
+    sign_up(&app, &id(&full), holder, None).await.expect(201);
+    let line = sign_up(&app, &id(&full), waiting, None).await.expect(201);
+    assert_eq!(line.body["status"], "waitlisted");
+    // Same hours: allowed, since the waitlisted place is no confirmed shift.
+    let same_time = app
+        .post(
+            "/v1/shifts",
+            Some(&app.admin_key),
+            json!({"station_id": station, "starts_at": full["starts_at"], "ends_at": full["ends_at"], "capacity": 3}),
+        )
+        .await
+        .expect(201);
+    sign_up(&app, &same_time.id(), waiting, None)
+        .await
+        .expect(201);
+    let cancelled = app
+        .delete(
+            &format!("/v1/shifts/{}/signups/{holder}", id(&full)),
+            Some(&app.admin_key),
+        )
+        .await
+        .expect(200);
+    assert_eq!(cancelled.body["promoted"], json!([]), "{}", cancelled.text);
+    let (line, _) = app
+        .all_pages(
+            &format!("/v1/shifts/{}/signups?status=waitlisted", id(&full)),
+            Some(&app.admin_key),
+            50,
+        )
+        .await;
+    assert_eq!(line.len(), 1);
+    assert_eq!(line[0]["person_id"], waiting.as_str());
+    assert_eq!(line[0]["waitlist_position"], 1);
     app.stop().await;
 }
 
