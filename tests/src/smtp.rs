@@ -26,6 +26,9 @@ pub enum Behavior {
     /// Close the connection after accepting each message, as servers that limit
     /// messages per connection do.
     OneMessagePerConnection,
+    /// `550` to every recipient, as for addresses that do not exist, and so `554` to
+    /// the `DATA` that follows.
+    RefuseRecipients,
 }
 
 /// A message the server accepted.
@@ -70,6 +73,10 @@ struct Shared {
     attempts: u32,
     /// Every DATA the server began to read.
     started: u32,
+    /// The server does not offer PIPELINING.
+    no_pipelining: bool,
+    /// Every MAIL that arrived together with the commands after it (RFC 2920).
+    pipelined: u32,
 }
 
 pub struct SmtpServer {
@@ -127,6 +134,17 @@ impl SmtpServer {
         self.shared.lock().unwrap().started
     }
 
+    /// Whether the server offers PIPELINING to the connections opened from now on (it
+    /// does unless told otherwise, as mail servers do).
+    pub fn offer_pipelining(&self, offer: bool) {
+        self.shared.lock().unwrap().no_pipelining = !offer;
+    }
+
+    /// How many `MAIL` commands arrived together with the commands after them.
+    pub fn pipelined(&self) -> u32 {
+        self.shared.lock().unwrap().pipelined
+    }
+
     /// Waits until `count` messages arrived, or panics after `within`.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
         let started = std::time::Instant::now();
@@ -169,6 +187,15 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     let mut from = String::new();
     let mut to = Vec::new();
     let mut closing = false;
+    // Answers not yet written: those to pipelined commands go out together once no
+    // command is waiting, as RFC 2920 has servers do (written one by one, the second
+    // would wait for the client's delayed ACK of the first).
+    let mut answers = Vec::new();
+    let greeting: &[u8] = if shared.lock().unwrap().no_pipelining {
+        b"250-localhost\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+    } else {
+        b"250-localhost\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+    };
     if write
         .write_all(b"220 localhost ESMTP test server\r\n")
         .await
@@ -182,7 +209,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     } {
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
-            b"250-localhost\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+            greeting
         } else if upper.starts_with("AUTH PLAIN") {
             // Any user and password will do.
             b"235 2.7.0 Authentication successful\r\n"
@@ -194,18 +221,25 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
             b"250 OK\r\n"
         } else if upper.starts_with("MAIL FROM:") {
             from = line[10..].trim().to_owned();
+            if !lines.get_ref().buffer().is_empty() {
+                shared.lock().unwrap().pipelined += 1;
+            }
             b"250 OK\r\n"
         } else if upper.starts_with("RCPT TO:") {
-            to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
-            b"250 OK\r\n"
+            if shared.lock().unwrap().behavior == Some(Behavior::RefuseRecipients) {
+                b"550 5.1.1 No such user here\r\n"
+            } else {
+                to.push(line[8..].trim().trim_matches(['<', '>']).to_owned());
+                b"250 OK\r\n"
+            }
+        } else if upper == "DATA" && to.is_empty() {
+            b"554 5.5.1 No valid recipients\r\n"
         } else if upper == "DATA" {
-            if write
-                .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-                .await
-                .is_err()
-            {
+            answers.extend_from_slice(b"354 End data with <CR><LF>.<CR><LF>\r\n");
+            if write.write_all(&answers).await.is_err() {
                 return;
             }
+            answers.clear();
             shared.lock().unwrap().started += 1;
             let mut data = String::new();
             while let Ok(Some(line)) = {
@@ -266,13 +300,18 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
                 }
             }
         } else if upper.starts_with("QUIT") {
-            let _ = write.write_all(b"221 Bye\r\n").await;
+            answers.extend_from_slice(b"221 Bye\r\n");
+            let _ = write.write_all(&answers).await;
             return;
         } else {
             b"502 Command not implemented\r\n"
         };
-        if write.write_all(reply).await.is_err() || closing {
-            return;
+        answers.extend_from_slice(reply);
+        if closing || lines.get_ref().buffer().is_empty() {
+            if write.write_all(&answers).await.is_err() || closing {
+                return;
+            }
+            answers.clear();
         }
     }
 }

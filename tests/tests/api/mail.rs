@@ -21,6 +21,8 @@ both_backends!(
     stalled_server_times_out_and_retries,
     connection_dropped_mid_data_is_retried,
     a_kept_connection_the_server_closed_is_replaced,
+    commands_go_together_where_the_server_allows,
+    a_refused_recipient_fails_that_mail_alone,
     tls_required_but_refused,
     two_workers_send_each_mail_once,
     feedback_by_token,
@@ -959,6 +961,62 @@ async fn a_kept_connection_the_server_closed_is_replaced(backend: Backend) {
             (entities::enums::NotificationStatus::Sent, 1)
         );
     }
+    app.stop().await;
+}
+
+/// A server that offers PIPELINING gets each mail's `MAIL`, `RCPT` and `DATA` in one
+/// write; one that does not gets one command at a time, and the mail all the same.
+async fn commands_go_together_where_the_server_allows(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    for (offered, name) in [(true, "Emily Carter"), (false, "Li Ming")] {
+        let smtp = SmtpServer::start().await;
+        smtp.offer_pipelining(offered);
+        let worker = app.worker(&smtp);
+        let person = app
+            .person(&community, name, json!({"moved_in_on": days_ago(1)}))
+            .await;
+        let report = worker.tick(Utc::now()).await.unwrap();
+        assert_eq!(report.outcomes, [Outcome::Sent], "{name}");
+        assert_eq!(
+            to(&smtp.wait_for(1, StdDuration::from_secs(5)).await[0]),
+            email(&person)
+        );
+        assert_eq!(smtp.pipelined(), u32::from(offered), "{name}");
+    }
+    app.stop().await;
+}
+
+/// A server that refuses the recipient, answering the pipelined `DATA` with a refusal
+/// too: the mail fails for good with the recipient's refusal, and the next mail goes
+/// out.
+async fn a_refused_recipient_fails_that_mail_alone(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let smtp = SmtpServer::start().await;
+    let community = id(&app.community("hsm").await);
+    let worker = app.worker(&smtp);
+    smtp.set(Behavior::RefuseRecipients);
+    app.person(
+        &community,
+        "Emily Carter",
+        json!({"moved_in_on": days_ago(1)}),
+    )
+    .await;
+    let report = worker.tick(Utc::now()).await.unwrap();
+    assert!(
+        matches!(&report.outcomes[..], [Outcome::Failed(reason)] if reason.contains("550") && !reason.contains("554")),
+        "{report:?}"
+    );
+    smtp.set(Behavior::Accept);
+    let next = app
+        .person(&community, "Li Ming", json!({"moved_in_on": days_ago(1)}))
+        .await;
+    let report = worker.tick(Utc::now()).await.unwrap();
+    assert_eq!(report.outcomes, [Outcome::Sent]);
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(to(&received[0]), email(&next));
+    assert_eq!(smtp.pipelined(), 2);
     app.stop().await;
 }
 
