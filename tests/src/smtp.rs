@@ -191,11 +191,17 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     // command is waiting, as RFC 2920 has servers do (written one by one, the second
     // would wait for the client's delayed ACK of the first).
     let mut answers = Vec::new();
-    let greeting: &[u8] = if shared.lock().unwrap().no_pipelining {
-        b"250-localhost\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+    let pipelining: &[u8] = if shared.lock().unwrap().no_pipelining {
+        b""
     } else {
-        b"250-localhost\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n"
+        b"250-PIPELINING\r\n"
     };
+    let greeting = [
+        b"250-localhost\r\n".as_slice(),
+        pipelining,
+        b"250-8BITMIME\r\n250-AUTH PLAIN\r\n250 SMTPUTF8\r\n",
+    ]
+    .concat();
     if write
         .write_all(b"220 localhost ESMTP test server\r\n")
         .await
@@ -209,7 +215,7 @@ async fn session(stream: TcpStream, shared: Arc<Mutex<Shared>>) {
     } {
         let upper = line.to_ascii_uppercase();
         let reply: &[u8] = if upper.starts_with("EHLO") {
-            greeting
+            &greeting
         } else if upper.starts_with("AUTH PLAIN") {
             // Any user and password will do.
             b"235 2.7.0 Authentication successful\r\n"

@@ -231,10 +231,13 @@ impl Connection {
     /// trips a mail instead of four, which across a real network is most of a mail's
     /// time. After any error the connection is closed, as lettre closes its own.
     async fn send(&mut self, envelope: &Envelope, email: &[u8]) -> Result<(), SmtpError> {
-        let parameters = match mail_parameters(self.smtp.server_info(), envelope, email) {
-            Some(parameters) if self.pipelining => parameters,
-            // Either no pipelining, or a mail the server cannot take: lettre says why.
-            _ => return self.smtp.send(envelope, email).await.map(drop),
+        let parameters = self
+            .pipelining
+            .then(|| mail_parameters(self.smtp.server_info(), envelope, email))
+            .flatten();
+        // Either no pipelining, or a mail the server cannot take: lettre says why.
+        let Some(parameters) = parameters else {
+            return self.smtp.send(envelope, email).await.map(drop);
         };
         let sent = self.send_pipelined(envelope, email, parameters).await;
         if sent.is_err() {
@@ -257,13 +260,20 @@ impl Connection {
         // Every answer is read, whatever the earlier ones said, so that the first
         // refusal is the one reported (a refused recipient makes the server refuse
         // `DATA` too). No answer at all ends it at once.
-        let mut refused = self.smtp.command(group).await.err();
-        for _ in 0..=envelope.to().len() {
-            if refused.as_ref().is_some_and(|err| err.status().is_none()) {
-                break;
-            }
-            if let Err(err) = self.smtp.read_response().await {
+        let mut refused = None;
+        // One answer to `MAIL`, one to each `RCPT`, one to `DATA`.
+        for n in 0..envelope.to().len() + 2 {
+            let answer = if n == 0 {
+                self.smtp.command(&group).await
+            } else {
+                self.smtp.read_response().await
+            };
+            if let Err(err) = answer {
+                let gone = err.status().is_none();
                 refused.get_or_insert(err);
+                if gone {
+                    break;
+                }
             }
         }
         match refused {
