@@ -573,13 +573,14 @@ async fn seed_history(
     };
     for (days_ago, crew) in [(7, &volunteers[..4]), (6, &volunteers[2..])] {
         let starts_at = at(days_ago, 19);
+        let ends_at = starts_at + chrono::Duration::hours(2);
         let shift_id = Uuid::now_v7();
         shift::Model {
             id: shift_id,
             station_id: station.id,
             community_id,
             starts_at,
-            ends_at: starts_at + chrono::Duration::hours(2),
+            ends_at,
             capacity: 6,
             min_volunteers: 3,
             languages_wanted: TagList::default(),
@@ -613,6 +614,8 @@ async fn seed_history(
                 hours_credited: Set(Some(if came { 2.0 } else { 0.0 })),
                 promoted_at: Set(None),
                 cancel_reason: Set(None),
+                shift_starts_at: Set(starts_at),
+                shift_ends_at: Set(ends_at),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

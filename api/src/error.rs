@@ -220,30 +220,43 @@ impl From<DbErr> for ApiError {
 }
 
 /// A deadlock or serialization failure (PostgreSQL) or a lock wait that ran out
-/// (SQLite): the same transaction may well succeed when run again.
+/// (SQLite): the same transaction may well succeed when run again. So may one that a
+/// PostgreSQL exclusion constraint refused (23P01): the only one keeps a volunteer from
+/// two shifts at the same time, which the transaction, run again, sees and refuses
+/// with its reason (`signups`).
 fn is_contention(err: &DbErr) -> bool {
+    const CODES: [&str; 3] = ["40P01", "40001", "23P01"];
+    if driver_error(err)
+        .and_then(|e| e.as_database_error()?.code())
+        .is_some_and(|code| CODES.contains(&code.as_ref()))
+    {
+        return true;
+    }
     let text = err.to_string();
-    [
-        "40P01",
-        "40001",
-        "(code: 5)",
-        "(code: 517)",
-        "database is locked",
-    ]
-    .iter()
-    .any(|mark| text.contains(mark))
+    ["(code: 5)", "(code: 517)", "database is locked"]
+        .iter()
+        .any(|mark| text.contains(mark))
+}
+
+/// The driver's error under `err`, where a statement or connection failed.
+fn driver_error(err: &DbErr) -> Option<&sea_orm::sqlx::Error> {
+    use sea_orm::RuntimeErr::SqlxError;
+    match err {
+        DbErr::Query(SqlxError(e)) | DbErr::Exec(SqlxError(e)) => Some(e.as_ref()),
+        _ => None,
+    }
 }
 
 /// No connection to the database: none could be opened or taken from the pool, or
 /// the one in use broke (PostgreSQL's class 08, or 57P01–57P03: shutting down,
 /// restarting, refusing connections).
 pub(crate) fn is_unavailable(err: &DbErr) -> bool {
-    use sea_orm::RuntimeErr::SqlxError;
     use sea_orm::sqlx::Error;
-    let driver = match err {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
-        DbErr::Query(SqlxError(e)) | DbErr::Exec(SqlxError(e)) => e.as_ref(),
-        _ => return false,
+    if matches!(err, DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) {
+        return true;
+    }
+    let Some(driver) = driver_error(err) else {
+        return false;
     };
     match driver {
         Error::Io(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,

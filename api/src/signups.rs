@@ -2,9 +2,13 @@
 //!
 //! Every write locks the shift row first (`SELECT … FOR UPDATE` on PostgreSQL; on
 //! SQLite the transaction is `BEGIN IMMEDIATE`, which already excludes other writers),
-//! then the person row, always in that order. So the capacity check and the insert are
-//! one atomic step, and two sign-ups of the same person for overlapping shifts cannot
-//! both pass the overlap check.
+//! so the capacity check and the write are one atomic step.
+//!
+//! A volunteer holds no two overlapping confirmed shifts: each write that confirms
+//! someone looks first (`overlapping`), and on PostgreSQL the table itself refuses the
+//! second of two that race (an exclusion constraint over the shift's times, which every
+//! sign-up carries). The refused transaction is run again (`ApiError::Busy`), and then
+//! sees the other place.
 
 use chrono::{DateTime, Duration, Utc};
 use entities::enums::{CancelReason, PersonStatus, ShiftStatus, SignupStatus, WebhookEventType};
@@ -12,13 +16,13 @@ use entities::json::TagList;
 use entities::{person, shift, shift_signup, webhook};
 use huashen_worker::webhooks;
 use sea_orm::sea_query::{
-    CommonTableExpression, Expr, ExprTrait as _, Query, SubQueryStatement, UpdateStatement,
-    WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait as _, IntoCondition as _, LockType, Query,
+    SelectStatement, SubQueryStatement, UpdateStatement, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, DbErr, EntityTrait, FromQueryResult, IntoActiveModel, JoinType,
-    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, RelationTrait, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, FromQueryResult, IdenStatic as _, IntoActiveModel,
+    Iterable as _, JoinType, QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
     StatementBuilder,
 };
 use uuid::Uuid;
@@ -68,11 +72,14 @@ async fn lock_shift(
         .ok_or_else(|| ApiError::not_found("shift"))
 }
 
-/// A shift and a person of its community, locked together, and whether the community
-/// has any enabled webhook (so a change with nobody to tell skips looking for them).
+/// A shift, locked, with a person of its community: their sign-up for it in any
+/// state, their first confirmed shift at the same time, and whether the community has
+/// any enabled webhook (so a change with nobody to tell skips looking for them).
 struct Locked {
     shift: shift::Model,
     person: Volunteer,
+    existing: Option<shift_signup::Model>,
+    clash: Option<Uuid>,
     webhooks: bool,
 }
 
@@ -92,15 +99,27 @@ impl FromQueryResult for Locked {
                 is_volunteer: row.try_get("", "person_is_volunteer")?,
                 languages: row.try_get("", "person_languages")?,
             },
+            existing: match row.try_get::<Option<Uuid>>(SIGNUP, "id")? {
+                Some(_) => Some(shift_signup::Model::from_query_result(row, SIGNUP)?),
+                None => None,
+            },
+            clash: row.try_get("", "clash")?,
             webhooks: row.try_get("", "webhooks")?,
         })
     }
 }
 
-/// Locks and loads a shift the caller can see and a person of its community the caller
-/// may act for: in one statement, which locks the shift's row before the person's (the
-/// order of its `FROM`), as every write does.
-async fn lock_shift_and_person(
+/// The prefix of the columns of `Locked::existing`.
+const SIGNUP: &str = "signup_";
+
+/// Locks and loads a shift the caller can see, with a person of its community the
+/// caller may act for and where they stand (`Locked`), in one statement.
+///
+/// On PostgreSQL, a statement that waited for the shift's lock reads the shift as the
+/// transaction before it left it, but the person's sign-ups as they were when it began:
+/// what it missed, the unique (shift, person) index and the overlap constraint catch,
+/// and `sign_up` runs again.
+async fn lock_shift_for(
     txn: &DatabaseTransaction,
     caller: &Caller,
     shift_id: Uuid,
@@ -110,6 +129,21 @@ async fn lock_shift_and_person(
         .from(shift::Column::CommunityId)
         .to(person::Column::CommunityId)
         .into();
+    let their_signup = shift::Entity::belongs_to(shift_signup::Entity)
+        .from(shift::Column::Id)
+        .to(shift_signup::Column::ShiftId)
+        .on_condition(move |_, signups| {
+            Expr::col((signups, shift_signup::Column::PersonId))
+                .eq(person_id)
+                .into_condition()
+        })
+        .into();
+    let clash = overlapping(
+        Expr::val(person_id),
+        Expr::col((shift::Entity, shift::Column::Id)),
+        Expr::col((shift::Entity, shift::Column::StartsAt)),
+        Expr::col((shift::Entity, shift::Column::EndsAt)),
+    );
     let enabled_webhooks = Query::select()
         .expr(Expr::val(1))
         .from(webhook::Entity)
@@ -118,16 +152,24 @@ async fn lock_shift_and_person(
             shift::Column::CommunityId,
         ))))
         .to_owned();
-    // `FOR UPDATE` locks the rows of both tables, whichever columns are read.
-    let statement = shift::Entity::find_by_id(shift_id)
+    let mut select = shift::Entity::find_by_id(shift_id)
         .join(JoinType::InnerJoin, same_community)
+        .join(JoinType::LeftJoin, their_signup)
         .filter(person::Column::Id.eq(person_id))
         .column_as(person::Column::Status, "person_status")
         .column_as(person::Column::IsVolunteer, "person_is_volunteer")
         .column_as(person::Column::Languages, "person_languages")
-        .expr_as(Expr::exists(enabled_webhooks), "webhooks")
-        .lock_exclusive()
-        .build(txn.get_database_backend());
+        .expr_as(SubQueryStatement::SelectStatement(clash), "clash")
+        .expr_as(Expr::exists(enabled_webhooks), "webhooks");
+    for column in shift_signup::Column::iter() {
+        select = select.column_as(
+            Expr::col((shift_signup::Entity, column)),
+            format!("{SIGNUP}{}", column.as_str()),
+        );
+    }
+    // Only the shift's row: the person's stays free for their other sign-ups.
+    QueryTrait::query(&mut select).lock_with_tables(LockType::Update, [shift::Entity]);
+    let statement = select.build(txn.get_database_backend());
     let found = Locked::find_by_statement(statement).one(txn).await?;
     if let Some(locked) = found
         && caller.can_read(locked.shift.community_id)
@@ -143,14 +185,22 @@ async fn lock_shift_and_person(
     ))
 }
 
-/// A confirmed place on another scheduled shift at the same time as `shift`.
-fn clashes_with(shift: &shift::Model) -> Condition {
-    Condition::all()
-        .add(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
-        .add(shift::Column::Id.ne(shift.id))
-        .add(shift::Column::Status.eq(ShiftStatus::Scheduled))
-        .add(shift::Column::StartsAt.lt(shift.ends_at))
-        .add(shift::Column::EndsAt.gt(shift.starts_at))
+/// The first shift other than `shift` on which `person` holds a confirmed place at a
+/// time overlapping `starts`..`ends`: the rule PostgreSQL's exclusion constraint keeps.
+/// (A cancelled shift holds no confirmed place: cancelling it cancels them.)
+fn overlapping(person: Expr, shift: Expr, starts: Expr, ends: Expr) -> SelectStatement {
+    let other = Alias::new("other");
+    let column = |c: shift_signup::Column| Expr::col((other.clone(), c));
+    Query::select()
+        .expr(column(shift_signup::Column::ShiftId))
+        .from_as(shift_signup::Entity, other.clone())
+        .and_where(column(shift_signup::Column::PersonId).eq(person))
+        .and_where(column(shift_signup::Column::Status).eq(SignupStatus::Confirmed.as_str()))
+        .and_where(column(shift_signup::Column::ShiftId).ne(shift))
+        .and_where(column(shift_signup::Column::ShiftStartsAt).lt(ends))
+        .and_where(column(shift_signup::Column::ShiftEndsAt).gt(starts))
+        .limit(1)
+        .to_owned()
 }
 
 /// The id of the first confirmed shift of `person_id` that overlaps `shift`, if any.
@@ -159,43 +209,16 @@ async fn overlapping_shift(
     person_id: Uuid,
     shift: &shift::Model,
 ) -> Result<Option<Uuid>, ApiError> {
-    Ok(shift_signup::Entity::find()
-        .select_only()
-        .column(shift_signup::Column::ShiftId)
-        .join(JoinType::InnerJoin, shift_signup::Relation::Shift.def())
-        .filter(shift_signup::Column::PersonId.eq(person_id))
-        .filter(clashes_with(shift))
-        .into_tuple()
-        .one(txn)
-        .await?)
-}
-
-/// In one statement: `person_id`'s sign-up for `shift` (in any state), and the first
-/// confirmed shift of theirs that overlaps it.
-async fn standing_on(
-    txn: &DatabaseTransaction,
-    person_id: Uuid,
-    shift: &shift::Model,
-) -> Result<(Option<shift_signup::Model>, Option<Uuid>), ApiError> {
-    let rows = shift_signup::Entity::find()
-        .join(JoinType::InnerJoin, shift_signup::Relation::Shift.def())
-        .filter(shift_signup::Column::PersonId.eq(person_id))
-        .filter(
-            Condition::any()
-                .add(shift_signup::Column::ShiftId.eq(shift.id))
-                .add(clashes_with(shift)),
-        )
-        .all(txn)
-        .await?;
-    let (mut existing, mut clash) = (None, None);
-    for signup in rows {
-        if signup.shift_id == shift.id {
-            existing = Some(signup);
-        } else {
-            clash.get_or_insert(signup.shift_id);
-        }
-    }
-    Ok((existing, clash))
+    let query = overlapping(
+        Expr::val(person_id),
+        Expr::val(shift.id),
+        Expr::val(shift.starts_at),
+        Expr::val(shift.ends_at),
+    );
+    Ok(match txn.query_one(&query).await? {
+        Some(row) => Some(row.try_get("", "shift_id")?),
+        None => None,
+    })
 }
 
 /// Saves the shift's counters and bumps its version: its representation changed,
@@ -231,28 +254,30 @@ fn counts_update(shift: &shift::Model, now: DateTime<Utc>) -> UpdateStatement {
 
 /// Runs `write` and `save_counts`: as one statement on PostgreSQL, the counters in its
 /// `WITH`, so the shift's lock is held for one round trip fewer (SQLite allows no
-/// writes in a `WITH`, and has no round trips to save).
+/// writes in a `WITH`, and has no round trips to save). Returns how many rows `write`
+/// changed.
 async fn write_with_counts<S>(
     txn: &DatabaseTransaction,
     write: S,
     shift: &shift::Model,
     now: DateTime<Utc>,
-) -> Result<(), ApiError>
+) -> Result<u64, ApiError>
 where
     S: StatementBuilder + Into<SubQueryStatement>,
 {
-    if txn.get_database_backend() == DbBackend::Postgres {
+    let written = if txn.get_database_backend() == DbBackend::Postgres {
         let counts = CommonTableExpression::new()
             .query(counts_update(shift, now))
             .table_name("counted")
             .to_owned();
         txn.execute(&WithClause::new().cte(counts).to_owned().query(write))
-            .await?;
+            .await?
     } else {
-        txn.execute(&write).await?;
+        let written = txn.execute(&write).await?;
         save_counts(txn, shift, now).await?;
-    }
-    Ok(())
+        written
+    };
+    Ok(written.rows_affected())
 }
 
 /// Closes the gap left by the waitlisted sign-up that stood at `position`.
@@ -297,13 +322,6 @@ pub async fn promote_waitlist(
         if shift.confirmed_count >= shift.capacity {
             break;
         }
-        person::Entity::find_by_id(candidate.person_id)
-            .select_only()
-            .column(person::Column::Id)
-            .lock_exclusive()
-            .into_tuple::<Uuid>()
-            .one(txn)
-            .await?;
         if overlapping_shift(txn, candidate.person_id, shift)
             .await?
             .is_some()
@@ -336,25 +354,36 @@ pub async fn promote_waitlist(
     Ok(promoted)
 }
 
-/// Refuses new times for `shift` that would give one of its confirmed volunteers two
-/// overlapping confirmed shifts.
-pub async fn check_reschedule(
-    txn: &DatabaseTransaction,
-    shift: &shift::Model,
-) -> Result<(), ApiError> {
-    let confirmed = shift_signup::Entity::find()
+/// Moves the sign-ups of `shift` (locked) to its new times, refusing times that would
+/// give one of its confirmed volunteers two overlapping confirmed shifts.
+pub async fn reschedule(txn: &DatabaseTransaction, shift: &shift::Model) -> Result<(), ApiError> {
+    let confirmed: Vec<Uuid> = shift_signup::Entity::find()
+        .select_only()
+        .column(shift_signup::Column::PersonId)
         .filter(shift_signup::Column::ShiftId.eq(shift.id))
         .filter(shift_signup::Column::Status.eq(SignupStatus::Confirmed))
+        .into_tuple()
         .all(txn)
         .await?;
-    for signup in confirmed {
-        if let Some(other) = overlapping_shift(txn, signup.person_id, shift).await? {
+    for person_id in confirmed {
+        if let Some(other) = overlapping_shift(txn, person_id, shift).await? {
             return Err(ApiError::conflict(format!(
-                "volunteer {} would then have two shifts at the same time (the other is {other})",
-                signup.person_id
+                "volunteer {person_id} would then have two shifts at the same time (the other is {other})"
             )));
         }
     }
+    shift_signup::Entity::update_many()
+        .col_expr(
+            shift_signup::Column::ShiftStartsAt,
+            Expr::value(shift.starts_at),
+        )
+        .col_expr(
+            shift_signup::Column::ShiftEndsAt,
+            Expr::value(shift.ends_at),
+        )
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 
@@ -391,8 +420,10 @@ async fn sign_up_once(
     let Locked {
         mut shift,
         person,
+        existing,
+        clash,
         webhooks,
-    } = lock_shift_and_person(&txn, caller, shift_id, person_id).await?;
+    } = lock_shift_for(&txn, caller, shift_id, person_id).await?;
     if person.status != PersonStatus::Active {
         return Err(ApiError::forbidden(
             "this volunteer's application awaits an organizer's approval (or the address \
@@ -410,7 +441,6 @@ async fn sign_up_once(
     if shift.starts_at <= now {
         return Err(ApiError::conflict("the shift has already started"));
     }
-    let (existing, clash) = standing_on(&txn, person_id, &shift).await?;
     if let Some(existing) = &existing
         && existing.status != SignupStatus::Cancelled
     {
@@ -438,6 +468,8 @@ async fn sign_up_once(
             waitlist_position,
             hours_credited: None,
             cancel_reason: None,
+            shift_starts_at: shift.starts_at,
+            shift_ends_at: shift.ends_at,
             updated_at: now,
             ..cancelled
         },
@@ -450,19 +482,30 @@ async fn sign_up_once(
             hours_credited: None,
             promoted_at: None,
             cancel_reason: None,
+            shift_starts_at: shift.starts_at,
+            shift_ends_at: shift.ends_at,
             created_at: now,
             updated_at: now,
         },
     };
     let active = signup.clone().into_active_model().reset_all();
-    if renewed {
+    // What the lock's statement could not see (see `lock_shift_for`) shows here: the
+    // sign-up renewed or made meanwhile, or a confirmed place at the same time. Then
+    // all of it is undone and run again, and the next run sees it.
+    let written = if renewed {
         let update = shift_signup::Entity::update_many()
             .set(active)
-            .filter(shift_signup::Column::Id.eq(signup.id));
-        write_with_counts(&txn, update.into_query(), &shift, now).await?;
+            .filter(shift_signup::Column::Id.eq(signup.id))
+            .filter(shift_signup::Column::Status.eq(SignupStatus::Cancelled));
+        write_with_counts(&txn, update.into_query(), &shift, now).await
     } else {
         let insert = shift_signup::Entity::insert(active);
-        write_with_counts(&txn, insert.into_query(), &shift, now).await?;
+        write_with_counts(&txn, insert.into_query(), &shift, now).await
+    };
+    match written {
+        Ok(1) => {}
+        Ok(_) | Err(ApiError::Duplicate) => return Err(ApiError::Busy),
+        Err(err) => return Err(err),
     }
     if webhooks {
         record(

@@ -897,12 +897,15 @@ mod baseline {
         pool: Pool,
     }
 
-    const LOCK_PG: &str =
-        "SELECT capacity, confirmed_count, waitlist_count FROM shifts WHERE id = $1 FOR UPDATE";
-    const LOCK_SQLITE: &str =
-        "SELECT capacity, confirmed_count, waitlist_count FROM shifts WHERE id = $1";
+    const LOCK_PG: &str = "SELECT capacity, confirmed_count, waitlist_count, starts_at, ends_at \
+        FROM shifts WHERE id = $1 FOR UPDATE";
+    const LOCK_SQLITE: &str = "SELECT capacity, confirmed_count, waitlist_count, starts_at, ends_at \
+        FROM shifts WHERE id = $1";
+    /// A sign-up row carries its shift's times (which PostgreSQL's overlap constraint
+    /// checks for confirmed ones, the baseline's as Huashen's).
     const INSERT: &str = "INSERT INTO shift_signups (id, shift_id, person_id, status, \
-        waitlist_position, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6)";
+        waitlist_position, shift_starts_at, shift_ends_at, created_at, updated_at) \
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)";
     const COUNT: &str = "UPDATE shifts SET confirmed_count = $2, waitlist_count = $3, updated_at = $4 WHERE id = $1";
 
     /// Where a new sign-up lands given the shift's counters.
@@ -937,12 +940,15 @@ mod baseline {
                     let row = sqlx::query($lock).bind(shift).fetch_one(&mut *tx).await?;
                     let (status, position, confirmed, waitlisted) =
                         place(row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+                    let times: (DateTime<Utc>, DateTime<Utc>) = (row.try_get(3)?, row.try_get(4)?);
                     sqlx::query(INSERT)
                         .bind(Uuid::now_v7())
                         .bind(shift)
                         .bind(person)
                         .bind(status)
                         .bind(position)
+                        .bind(times.0)
+                        .bind(times.1)
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;

@@ -19,6 +19,10 @@ pub struct Model {
     pub promoted_at: Option<DateTimeUtc>,
     /// `withdrawn` (the person or an organizer) or `shift_cancelled`.
     pub cancel_reason: Option<CancelReason>,
+    /// The shift's times, kept with the sign-up so that PostgreSQL itself refuses a
+    /// second confirmed place of the same person at the same time.
+    pub shift_starts_at: DateTimeUtc,
+    pub shift_ends_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -17,6 +17,7 @@ mod m20261204_000010_notices;
 mod m20261204_000011_surveys;
 mod m20261204_000012_planner_indexes;
 mod m20261207_000013_ledger_claims;
+mod m20261207_000014_signup_times;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000011_surveys::Migration),
             Box::new(m20261204_000012_planner_indexes::Migration),
             Box::new(m20261207_000013_ledger_claims::Migration),
+            Box::new(m20261207_000014_signup_times::Migration),
         ]
     }
 }

@@ -389,7 +389,7 @@ impl ShiftsApi {
                 )));
             }
             if (next.starts_at, next.ends_at) != (current.starts_at, current.ends_at) {
-                signups::check_reschedule(&txn, &next).await?;
+                signups::reschedule(&txn, &next).await?;
             }
             let now = now();
             next.version = current.version + 1;

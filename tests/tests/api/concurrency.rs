@@ -9,6 +9,7 @@ use serde_json::json;
 both_backends!(
     signups_never_overbook,
     cancel_and_signup_race,
+    one_place_at_a_time,
     registrations_never_overbook
 );
 
@@ -107,6 +108,73 @@ async fn signups_never_overbook(backend: Backend) {
             (holding, waiting),
             (CAPACITY as usize, RACERS - CAPACITY as usize)
         );
+    }
+    app.stop().await;
+}
+
+/// Volunteers each signing up at once for a row of shifts, each overlapping the next,
+/// get places that never overlap (at least one); the others answer 409.
+async fn one_place_at_a_time(backend: Backend) {
+    const SHIFTS: usize = 4;
+    const PEOPLE: usize = 30;
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let people = app.volunteers(&community, PEOPLE).await;
+    for round in 0..rounds() {
+        let mut shifts = Vec::new();
+        for n in 0..SHIFTS {
+            // Each an hour later than the one before, two hours long: neighbours overlap.
+            let starts_in = 24 + 10 * round as i64 + n as i64;
+            shifts.push(id(&app.shift(&station, starts_in, PEOPLE as i32).await));
+        }
+        let tries = people
+            .iter()
+            .flat_map(|person| shifts.iter().map(move |shift| (person, shift)));
+        let replies = join_all(tries.clone().map(|(person, shift)| {
+            let path = format!("/v1/shifts/{shift}/signups");
+            let app = &app;
+            async move {
+                app.post(&path, Some(&app.admin_key), json!({"person_id": person}))
+                    .await
+            }
+        }))
+        .await;
+        for (person, _) in tries.clone().step_by(SHIFTS) {
+            let theirs: Vec<_> = tries
+                .clone()
+                .zip(&replies)
+                .filter(|((p, _), _)| *p == person)
+                .map(|((_, shift), reply)| (shift, reply))
+                .collect();
+            let statuses: Vec<u16> = theirs.iter().map(|(_, r)| r.status.as_u16()).collect();
+            assert!(
+                statuses.iter().all(|s| *s == 201 || *s == 409),
+                "round {round}: {statuses:?}"
+            );
+            // Confirmed places never overlap: no two neighbours.
+            let held: Vec<usize> = (0..SHIFTS).filter(|n| statuses[*n] == 201).collect();
+            assert!(!held.is_empty(), "round {round}: {person} got none");
+            assert!(
+                held.windows(2).all(|pair| pair[1] - pair[0] > 1),
+                "round {round}: {person} holds overlapping shifts {held:?}"
+            );
+            for (shift, reply) in &theirs {
+                if reply.status == 201 {
+                    assert_eq!(reply.body["status"], "confirmed", "{shift}");
+                }
+            }
+        }
+        for shift in &shifts {
+            let path = format!("/v1/shifts/{shift}/signups");
+            let (rows, _) = app.all_pages(&path, Some(&app.admin_key), 200).await;
+            let body = app
+                .get(&format!("/v1/shifts/{shift}"), Some(&app.admin_key))
+                .await
+                .expect(200)
+                .body;
+            assert_eq!(body["confirmed_count"], json!(rows.len()), "{shift}");
+        }
     }
     app.stop().await;
 }

@@ -11,6 +11,7 @@ both_backends!(
     promotion_passes_over_a_clash,
     self_cancel_deadline,
     capacity_changes,
+    moving_a_shift_moves_its_signups,
     cancelling_a_shift,
     attendance_and_hours,
     a_persons_signups,
@@ -543,6 +544,49 @@ async fn capacity_changes(backend: Backend) {
     )
     .await
     .expect_problem(412);
+    app.stop().await;
+}
+
+/// A shift moved to other times takes its volunteers' places along: the hours it
+/// left are free for them, the hours it took are not.
+async fn moving_a_shift_moves_its_signups(backend: Backend) {
+    let Setup {
+        app,
+        community,
+        station,
+    } = setup(backend).await;
+    let person = &app.volunteers(&community, 1).await[0];
+    let moved = app.shift(&station, 48, 3).await;
+    sign_up(&app, &id(&moved), person, None).await.expect(201);
+    let later = app.shift(&station, 100, 3).await;
+    app.patch(
+        &format!("/v1/shifts/{}", id(&moved)),
+        Some(&app.admin_key),
+        json!({"starts_at": later["starts_at"], "ends_at": later["ends_at"]}),
+        None,
+    )
+    .await
+    .expect(200);
+    let at_the_old_hours = app
+        .post(
+            "/v1/shifts",
+            Some(&app.admin_key),
+            json!({"station_id": station, "starts_at": moved["starts_at"], "ends_at": moved["ends_at"], "capacity": 3}),
+        )
+        .await
+        .expect(201);
+    let taken = sign_up(&app, &at_the_old_hours.id(), person, None)
+        .await
+        .expect(201);
+    assert_eq!(taken.body["status"], "confirmed");
+    let clash = sign_up(&app, &id(&later), person, None)
+        .await
+        .expect_problem(409);
+    assert!(
+        clash.body["detail"].as_str().unwrap().contains(&id(&moved)),
+        "names the moved shift: {}",
+        clash.text
+    );
     app.stop().await;
 }
 
