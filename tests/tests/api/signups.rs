@@ -12,6 +12,7 @@ both_backends!(
     self_cancel_deadline,
     capacity_changes,
     moving_a_shift_moves_its_signups,
+    upgrading_gives_each_signup_its_shifts_times,
     cancelling_a_shift,
     attendance_and_hours,
     a_persons_signups,
@@ -585,6 +586,72 @@ async fn moving_a_shift_moves_its_signups(backend: Backend) {
     assert!(
         clash.body["detail"].as_str().unwrap().contains(&id(&moved)),
         "names the moved shift: {}",
+        clash.text
+    );
+    app.stop().await;
+}
+
+/// A database that had sign-ups before they carried their shift's times gets them
+/// from the shifts when it is migrated (here: the last migration undone and redone).
+async fn upgrading_gives_each_signup_its_shifts_times(backend: Backend) {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+    let Setup {
+        app,
+        community,
+        station,
+    } = setup(backend).await;
+    let people = app.volunteers(&community, 2).await;
+    let (first, second) = (
+        app.shift(&station, 48, 3).await,
+        app.shift(&station, 100, 3).await,
+    );
+    for (shift, person) in [
+        (&first, &people[0]),
+        (&first, &people[1]),
+        (&second, &people[1]),
+    ] {
+        sign_up(&app, &id(shift), person, None).await.expect(201);
+    }
+    let db = migration::database::connect_for_migrations(app.database_url())
+        .await
+        .unwrap();
+    Migrator::down(&db, Some(1)).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let count = async |sql: &str| -> i64 {
+        let statement = Statement::from_string(db.get_database_backend(), sql);
+        let row = db.query_one_raw(statement).await.unwrap().unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+    let copied = count(
+        "SELECT count(*) FROM shift_signups JOIN shifts ON shifts.id = shift_signups.shift_id \
+         WHERE shift_signups.shift_starts_at = shifts.starts_at \
+         AND shift_signups.shift_ends_at = shifts.ends_at",
+    )
+    .await;
+    assert_eq!(copied, 3);
+    if backend == Backend::Postgres {
+        let constraint = count(
+            "SELECT count(*) FROM pg_constraint \
+             WHERE conname = 'ex_shift_signups_person_overlap'",
+        )
+        .await;
+        assert_eq!(constraint, 1);
+    }
+    let overlapping = app
+        .post(
+            "/v1/shifts",
+            Some(&app.admin_key),
+            json!({"station_id": station, "starts_at": first["starts_at"], "ends_at": first["ends_at"], "capacity": 3}),
+        )
+        .await
+        .expect(201);
+    let clash = sign_up(&app, &overlapping.id(), &people[0], None)
+        .await
+        .expect_problem(409);
+    assert!(
+        clash.body["detail"].as_str().unwrap().contains(&id(&first)),
+        "{}",
         clash.text
     );
     app.stop().await;
