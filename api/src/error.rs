@@ -220,17 +220,20 @@ impl From<DbErr> for ApiError {
 }
 
 /// A deadlock or serialization failure (PostgreSQL) or a lock wait that ran out
-/// (SQLite): the same transaction may well succeed when run again. So may one that a
-/// PostgreSQL exclusion constraint refused (23P01): the only one keeps a volunteer from
-/// two shifts at the same time, which the transaction, run again, sees and refuses
-/// with its reason (`signups`).
+/// (SQLite): the same transaction may well succeed when run again. So may one that
+/// PostgreSQL's overlap constraint refused (`migration::SIGNUP_OVERLAP`, which keeps a
+/// volunteer from two shifts at the same time): run again, it sees the other place
+/// and refuses with its reason (`signups`).
 fn is_contention(err: &DbErr) -> bool {
-    const CODES: [&str; 3] = ["40P01", "40001", "23P01"];
-    if driver_error(err)
-        .and_then(|e| e.as_database_error()?.code())
-        .is_some_and(|code| CODES.contains(&code.as_ref()))
-    {
-        return true;
+    if let Some(refusal) = driver_error(err).and_then(|e| e.as_database_error()) {
+        let retried = match refusal.code().as_deref() {
+            Some("40P01" | "40001") => true,
+            Some("23P01") => refusal.constraint() == Some(migration::SIGNUP_OVERLAP),
+            _ => false,
+        };
+        if retried {
+            return true;
+        }
     }
     let text = err.to_string();
     ["(code: 5)", "(code: 517)", "database is locked"]

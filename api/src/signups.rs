@@ -73,7 +73,7 @@ async fn lock_shift(
 }
 
 /// A shift, locked, with a person of its community: their sign-up for it in any
-/// state, their first confirmed shift at the same time, and whether the community has
+/// state, a confirmed shift of theirs at the same time, and whether the community has
 /// any enabled webhook (so a change with nobody to tell skips looking for them).
 struct Locked {
     shift: shift::Model,
@@ -116,9 +116,10 @@ const SIGNUP: &str = "signup_";
 /// caller may act for and where they stand (`Locked`), in one statement.
 ///
 /// On PostgreSQL, a statement that waited for the shift's lock reads the shift as the
-/// transaction before it left it, but the person's sign-ups as they were when it began:
-/// what it missed, the unique (shift, person) index and the overlap constraint catch,
-/// and `sign_up` runs again.
+/// transaction before it left it, but the person's sign-ups as they were when it began.
+/// A sign-up or place it missed, the unique (shift, person) index and the overlap
+/// constraint catch, and `sign_up` runs again; one that has gone meanwhile, `sign_up`
+/// looks for again before it refuses (`standing_now`).
 async fn lock_shift_for(
     txn: &DatabaseTransaction,
     caller: &Caller,
@@ -185,7 +186,7 @@ async fn lock_shift_for(
     ))
 }
 
-/// The first shift other than `shift` on which `person` holds a confirmed place at a
+/// A shift other than `shift` on which `person` holds a confirmed place at a
 /// time overlapping `starts`..`ends`: the rule PostgreSQL's exclusion constraint keeps.
 /// (A cancelled shift holds no confirmed place: cancelling it cancels them.)
 fn overlapping(person: Expr, shift: Expr, starts: Expr, ends: Expr) -> SelectStatement {
@@ -203,7 +204,7 @@ fn overlapping(person: Expr, shift: Expr, starts: Expr, ends: Expr) -> SelectSta
         .to_owned()
 }
 
-/// The id of the first confirmed shift of `person_id` that overlaps `shift`, if any.
+/// The id of a confirmed shift of `person_id` that overlaps `shift`, if any.
 async fn overlapping_shift(
     txn: &DatabaseTransaction,
     person_id: Uuid,
@@ -219,6 +220,22 @@ async fn overlapping_shift(
         Some(row) => Some(row.try_get("", "shift_id")?),
         None => None,
     })
+}
+
+/// `person_id`'s sign-up for `shift` and a confirmed place of theirs at the same time,
+/// read afresh: a refusal rests on what holds now, not on what the locking statement
+/// saw when it began.
+async fn standing_now(
+    txn: &DatabaseTransaction,
+    person_id: Uuid,
+    shift: &shift::Model,
+) -> Result<(Option<shift_signup::Model>, Option<Uuid>), ApiError> {
+    let existing = shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+        .filter(shift_signup::Column::PersonId.eq(person_id))
+        .one(txn)
+        .await?;
+    Ok((existing, overlapping_shift(txn, person_id, shift).await?))
 }
 
 /// Saves the shift's counters and bumps its version: its representation changed,
@@ -441,9 +458,13 @@ async fn sign_up_once(
     if shift.starts_at <= now {
         return Err(ApiError::conflict("the shift has already started"));
     }
-    if let Some(existing) = &existing
-        && existing.status != SignupStatus::Cancelled
-    {
+    let holds = |signup: &shift_signup::Model| signup.status != SignupStatus::Cancelled;
+    let (existing, clash) = if existing.as_ref().is_some_and(holds) || clash.is_some() {
+        standing_now(&txn, person_id, &shift).await?
+    } else {
+        (existing, clash)
+    };
+    if let Some(existing) = existing.as_ref().filter(|e| holds(e)) {
         return Err(ApiError::conflict(format!(
             "the person is already signed up for this shift ({})",
             existing.status.as_str()

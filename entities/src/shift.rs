@@ -16,6 +16,8 @@ pub struct Model {
     pub station_id: Uuid,
     /// The station's community, kept here so scope checks and filters need no join.
     pub community_id: Uuid,
+    /// Each sign-up keeps a copy of the times (for PostgreSQL's overlap constraint):
+    /// new times go through `signups::reschedule` in the API, which moves them.
     pub starts_at: DateTimeUtc,
     pub ends_at: DateTimeUtc,
     pub capacity: i32,

@@ -19,6 +19,8 @@ mod m20261204_000012_planner_indexes;
 mod m20261207_000013_ledger_claims;
 mod m20261207_000014_signup_times;
 
+pub use m20261207_000014_signup_times::SIGNUP_OVERLAP;
+
 pub struct Migrator;
 
 #[async_trait::async_trait]

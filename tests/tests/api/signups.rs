@@ -654,6 +654,28 @@ async fn upgrading_gives_each_signup_its_shifts_times(backend: Backend) {
         "{}",
         clash.text
     );
+
+    // Two confirmed places at the same time, as two racing changes could leave them
+    // before: PostgreSQL's migration stops and names them.
+    Migrator::down(&db, Some(1)).await.unwrap();
+    let both_at_once = format!(
+        "UPDATE shifts SET starts_at = (SELECT starts_at FROM shifts WHERE id = '{0}'), \
+         ends_at = (SELECT ends_at FROM shifts WHERE id = '{0}') WHERE id = '{1}'",
+        id(&first),
+        id(&second)
+    );
+    db.execute_unprepared(&both_at_once).await.unwrap();
+    let upgraded = Migrator::up(&db, None).await;
+    if backend == Backend::Postgres {
+        let refusal = upgraded
+            .expect_err("overlapping places stop the migration")
+            .to_string();
+        for named in [&people[1], &id(&first), &id(&second)] {
+            assert!(refusal.contains(named.as_str()), "{refusal}");
+        }
+    } else {
+        upgraded.expect("SQLite has no constraint to add");
+    }
     app.stop().await;
 }
 
