@@ -230,12 +230,21 @@ async fn standing_now(
     person_id: Uuid,
     shift: &shift::Model,
 ) -> Result<(Option<shift_signup::Model>, Option<Uuid>), ApiError> {
-    let existing = shift_signup::Entity::find()
-        .filter(shift_signup::Column::ShiftId.eq(shift.id))
+    let existing = signup_of(txn, shift.id, person_id).await?;
+    Ok((existing, overlapping_shift(txn, person_id, shift).await?))
+}
+
+/// `person_id`'s sign-up for `shift_id`, in any state.
+async fn signup_of(
+    txn: &DatabaseTransaction,
+    shift_id: Uuid,
+    person_id: Uuid,
+) -> Result<Option<shift_signup::Model>, DbErr> {
+    shift_signup::Entity::find()
+        .filter(shift_signup::Column::ShiftId.eq(shift_id))
         .filter(shift_signup::Column::PersonId.eq(person_id))
         .one(txn)
-        .await?;
-    Ok((existing, overlapping_shift(txn, person_id, shift).await?))
+        .await
 }
 
 /// Saves the shift's counters and bumps its version: its representation changed,
@@ -595,10 +604,7 @@ async fn cancel_once(
     let txn = begin_write(db).await?;
     let mut shift = lock_shift(&txn, caller, shift_id).await?;
     caller.require_acting_for(shift.community_id, person_id)?;
-    let signup = shift_signup::Entity::find()
-        .filter(shift_signup::Column::ShiftId.eq(shift.id))
-        .filter(shift_signup::Column::PersonId.eq(person_id))
-        .one(&txn)
+    let signup = signup_of(&txn, shift.id, person_id)
         .await?
         .ok_or_else(|| ApiError::not_found("sign-up"))?;
     match signup.status {
@@ -734,10 +740,7 @@ pub async fn record_attendance(
                 "attendance is recorded once the shift has started",
             ));
         }
-        let signup = shift_signup::Entity::find()
-            .filter(shift_signup::Column::ShiftId.eq(shift.id))
-            .filter(shift_signup::Column::PersonId.eq(person_id))
-            .one(&txn)
+        let signup = signup_of(&txn, shift.id, person_id)
             .await?
             .ok_or_else(|| ApiError::not_found("sign-up"))?;
         if !matches!(
