@@ -76,7 +76,7 @@ fn describe() {
     );
     describe_counter!(
         "huashen_signups_total",
-        "Shift sign-up attempts, by outcome (confirmed, waitlisted, refused)."
+        "Shift sign-up attempts, by outcome (confirmed, waitlisted, refused) and path (one_statement, transaction)."
     );
     describe_gauge!(
         "huashen_notifications",

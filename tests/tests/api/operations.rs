@@ -11,7 +11,12 @@ use serde_json::json;
 
 use crate::mail::days_ago;
 
-both_backends!(metrics_for_prometheus, request_ids, rate_limits);
+both_backends!(
+    metrics_for_prometheus,
+    signups_by_path,
+    request_ids,
+    rate_limits
+);
 
 fn parse(text: &str) -> Scrape {
     Scrape::parse(text.lines().map(|line| Ok(line.to_owned()))).expect("Prometheus text format")
@@ -36,6 +41,17 @@ fn value(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
         },
         found => panic!("{metric} {labels:?}: {} samples", found.len()),
     }
+}
+
+/// The sum of the counters `metric` whose labels include `labels` (0 when none).
+fn total(scrape: &Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    samples(scrape, metric, labels)
+        .iter()
+        .map(|s| match s.value {
+            Metric::Counter(v) | Metric::Untyped(v) => v,
+            ref other => panic!("{metric} is not a counter: {other:?}"),
+        })
+        .sum()
 }
 
 /// How many observations the histogram `metric` with `labels` holds.
@@ -113,7 +129,7 @@ async fn metrics_for_prometheus(backend: Backend) {
     );
     for outcome in ["confirmed", "waitlisted", "refused"] {
         assert!(
-            value(&scrape, "huashen_signups_total", &[("outcome", outcome)]) >= 1.0,
+            total(&scrape, "huashen_signups_total", &[("outcome", outcome)]) >= 1.0,
             "{outcome}"
         );
     }
@@ -161,6 +177,69 @@ async fn metrics_for_prometheus(backend: Backend) {
         ) >= 1.0
     );
     server.abort();
+    app.stop().await;
+}
+
+/// On PostgreSQL the common sign-up is one statement; a renewal, one with a webhook to
+/// tell and every refusal go through the transaction. SQLite has only the transaction.
+async fn signups_by_path(backend: Backend) {
+    let settings = Settings {
+        webhook_allowed_hosts: vec!["127.0.0.1".to_owned()],
+        ..Settings::default()
+    };
+    let app = TestApp::spawn_with(backend, settings).await;
+    let admin = Some(app.admin_key.as_str());
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let shift = id(&app.shift(&station, 48, 1).await);
+    let people = app.volunteers(&community, 3).await;
+    let signups = format!("/v1/shifts/{shift}/signups");
+    let sign_up = |person: &str| app.post(&signups, admin, json!({"person_id": person}));
+    let scrape = || async { parse(&app.get("/metrics", admin).await.expect(200).text) };
+    let before = scrape().await;
+
+    let placed = sign_up(&people[0]).await.expect(201);
+    assert_eq!(placed.body["status"], "confirmed", "{}", placed.text);
+    let in_line = sign_up(&people[1]).await.expect(201);
+    assert_eq!(in_line.body["waitlist_position"], 1, "{}", in_line.text);
+    sign_up(&people[0]).await.expect_problem(409);
+    app.delete(&format!("/v1/shifts/{shift}/signups/{}", people[1]), admin)
+        .await
+        .expect(200);
+    let back = sign_up(&people[1]).await.expect(201);
+    assert_eq!(back.body["waitlist_position"], 1, "{}", back.text);
+    app.post(
+        "/v1/webhooks",
+        admin,
+        json!({"community_id": community, "url": "http://127.0.0.1:9/hook", "event_types": ["signup.created"]}),
+    )
+    .await
+    .expect(201);
+    let told = sign_up(&people[2]).await.expect(201);
+    assert_eq!(told.body["waitlist_position"], 2, "{}", told.text);
+
+    let after = scrape().await;
+    let counted = |outcome, path| {
+        let labels = [("outcome", outcome), ("path", path)];
+        total(&after, "huashen_signups_total", &labels)
+            - total(&before, "huashen_signups_total", &labels)
+    };
+    let one_statement = match backend {
+        Backend::Postgres => 1.0,
+        Backend::Sqlite => 0.0,
+    };
+    assert_eq!(counted("confirmed", "one_statement"), one_statement);
+    assert_eq!(counted("waitlisted", "one_statement"), one_statement);
+    assert_eq!(counted("confirmed", "transaction"), 1.0 - one_statement);
+    assert_eq!(counted("waitlisted", "transaction"), 3.0 - one_statement);
+    assert_eq!(counted("refused", "transaction"), 1.0);
+    assert_eq!(counted("refused", "one_statement"), 0.0);
+    let counts = app
+        .get(&format!("/v1/shifts/{shift}"), admin)
+        .await
+        .expect(200);
+    assert_eq!(counts.body["confirmed_count"], 1, "{}", counts.text);
+    assert_eq!(counts.body["waitlist_count"], 2, "{}", counts.text);
     app.stop().await;
 }
 
