@@ -456,6 +456,9 @@ pub async fn sign_up(
 /// any of that does not hold, for `sign_up_once` to decide and say why. A sign-up or
 /// place it could not see yet is refused by the unique (shift, person) index or the
 /// overlap constraint as in `sign_up_once`, and nothing is written.
+///
+/// What it accepts must stay within what `sign_up_once` accepts: a rule added there is
+/// added here too (the suite's refusals run through here first on PostgreSQL).
 async fn sign_up_in_one_statement(
     db: &DatabaseConnection,
     caller: &Caller,
