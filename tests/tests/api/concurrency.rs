@@ -10,6 +10,7 @@ both_backends!(
     signups_never_overbook,
     cancel_and_signup_race,
     one_place_at_a_time,
+    the_same_signup_at_once,
     registrations_never_overbook
 );
 
@@ -175,6 +176,45 @@ async fn one_place_at_a_time(backend: Backend) {
                 .body;
             assert_eq!(body["confirmed_count"], json!(rows.len()), "{shift}");
         }
+    }
+    app.stop().await;
+}
+
+/// Two volunteers each sending their sign-up five times at once hold one place each,
+/// a place or a place in line; the other eight answer 409.
+async fn the_same_signup_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let community = id(&app.community("hsm").await);
+    let station = id(&app.station(&community).await);
+    let people = app.volunteers(&community, 2).await;
+    for round in 0..rounds() {
+        let shift = id(&app.shift(&station, 24 + 3 * round as i64, 1).await);
+        let path = format!("/v1/shifts/{shift}/signups");
+        let replies = join_all((0..10).map(|i| {
+            app.post(
+                &path,
+                Some(&app.admin_key),
+                json!({"person_id": people[i % 2]}),
+            )
+        }))
+        .await;
+        let mut statuses: Vec<u16> = replies.iter().map(|r| r.status.as_u16()).collect();
+        statuses.sort_unstable();
+        assert_eq!(
+            statuses,
+            [201, 201, 409, 409, 409, 409, 409, 409, 409, 409],
+            "round {round}"
+        );
+        let (holding, waiting) = assert_consistent(
+            &app,
+            &path,
+            &format!("/v1/shifts/{shift}"),
+            "confirmed",
+            "confirmed_count",
+            1,
+        )
+        .await;
+        assert_eq!((holding, waiting), (1, 1), "round {round}");
     }
     app.stop().await;
 }
