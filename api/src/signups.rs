@@ -148,14 +148,7 @@ async fn lock_shift_for(
         Expr::col((shift::Entity, shift::Column::StartsAt)),
         Expr::col((shift::Entity, shift::Column::EndsAt)),
     );
-    let enabled_webhooks = Query::select()
-        .expr(Expr::val(1))
-        .from(webhook::Entity)
-        .cond_where(webhooks::live_in(Expr::col((
-            shift::Entity,
-            shift::Column::CommunityId,
-        ))))
-        .to_owned();
+    let enabled_webhooks = live_webhooks(Expr::col((shift::Entity, shift::Column::CommunityId)));
     let mut select = shift::Entity::find_by_id(shift_id)
         .join(JoinType::InnerJoin, same_community)
         .join(JoinType::LeftJoin, their_signup)
@@ -187,6 +180,15 @@ async fn lock_shift_for(
     Err(ApiError::Unprocessable(
         "no such person in the shift's community".to_owned(),
     ))
+}
+
+/// The enabled webhooks of `community`, for an `EXISTS`.
+fn live_webhooks(community: Expr) -> SelectStatement {
+    Query::select()
+        .expr(Expr::val(1))
+        .from(webhook::Entity)
+        .cond_where(webhooks::live_in(community))
+        .to_owned()
 }
 
 /// A shift other than `shift` on which `person` holds a confirmed place at a
@@ -477,8 +479,7 @@ async fn sign_up_in_one_statement(
         _ => return Ok(None),
     };
     let signup_id = Uuid::now_v7();
-    let statement =
-        OneStatement::of(community).bind(shift_id, person_id, signup_id, community, now);
+    let statement = OneStatement::bound(shift_id, person_id, signup_id, community, now);
     let Some(row) = db.query_one_raw(statement).await? else {
         return Ok(None);
     };
@@ -550,11 +551,7 @@ fn sign_up_statement(
         shift_col(shift::Column::StartsAt),
         shift_col(shift::Column::EndsAt),
     );
-    let enabled_webhooks = Query::select()
-        .expr(Expr::val(1))
-        .from(webhook::Entity)
-        .cond_where(webhooks::live_in(shift_col(shift::Column::CommunityId)))
-        .to_owned();
+    let enabled_webhooks = live_webhooks(shift_col(shift::Column::CommunityId));
     let place = Query::select()
         .expr_as(shift_col(shift::Column::Id), "shift_id")
         .expr_as(shift_col(shift::Column::StartsAt), "starts_at")
@@ -681,7 +678,7 @@ fn sign_up_statement(
 
 /// The SQL of `sign_up_statement`, built once per shape: sea-query takes about as long
 /// to build a statement this size as PostgreSQL takes to run it. It is built with
-/// stand-ins for the request's values, and `bind` puts the values in their places.
+/// stand-ins for the request's values, and `bound` puts the values in their places.
 struct OneStatement {
     sql: String,
     values: Vec<Value>,
@@ -701,36 +698,21 @@ mod stand_in {
 }
 
 impl OneStatement {
-    fn of(community: Option<Uuid>) -> &'static Self {
-        static ANY: OnceLock<OneStatement> = OnceLock::new();
-        static ONE: OnceLock<OneStatement> = OnceLock::new();
-        let build = |community| {
-            let statement = DbBackend::Postgres.build(&sign_up_statement(
-                stand_in::SHIFT,
-                stand_in::PERSON,
-                stand_in::SIGNUP,
-                community,
-                stand_in::NOW,
-            ));
-            Self {
-                sql: statement.sql,
-                values: statement.values.map(|v| v.0).unwrap_or_default(),
-            }
-        };
-        match community {
-            None => ANY.get_or_init(|| build(None)),
-            Some(_) => ONE.get_or_init(|| build(Some(stand_in::COMMUNITY))),
-        }
-    }
-
-    fn bind(
-        &self,
+    /// The statement for a request's values, its SQL built once for its shape (any
+    /// community, or the key's).
+    fn bound(
         shift_id: Uuid,
         person_id: Uuid,
         signup_id: Uuid,
         community: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Statement {
+        static ANY: OnceLock<OneStatement> = OnceLock::new();
+        static ONE: OnceLock<OneStatement> = OnceLock::new();
+        let built = match community {
+            None => ANY.get_or_init(|| Self::build(None)),
+            Some(_) => ONE.get_or_init(|| Self::build(Some(stand_in::COMMUNITY))),
+        };
         let stand_ins = [
             (Value::from(stand_in::SHIFT), Value::from(shift_id)),
             (Value::from(stand_in::PERSON), Value::from(person_id)),
@@ -738,13 +720,27 @@ impl OneStatement {
             (Value::from(stand_in::COMMUNITY), Value::from(community)),
             (Value::from(stand_in::NOW), Value::from(now)),
         ];
-        let values = self.values.iter().map(|value| {
+        let values = built.values.iter().map(|value| {
             stand_ins
                 .iter()
                 .find(|(stand_in, _)| stand_in == value)
                 .map_or_else(|| value.clone(), |(_, real)| real.clone())
         });
-        Statement::from_sql_and_values(DbBackend::Postgres, self.sql.clone(), values)
+        Statement::from_sql_and_values(DbBackend::Postgres, built.sql.clone(), values)
+    }
+
+    fn build(community: Option<Uuid>) -> Self {
+        let statement = DbBackend::Postgres.build(&sign_up_statement(
+            stand_in::SHIFT,
+            stand_in::PERSON,
+            stand_in::SIGNUP,
+            community,
+            stand_in::NOW,
+        ));
+        Self {
+            sql: statement.sql,
+            values: statement.values.map(|v| v.0).unwrap_or_default(),
+        }
     }
 }
 
@@ -1096,7 +1092,7 @@ mod tests {
         let now = Utc::now();
         let (shift, person, signup) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
         for community in [None, Some(Uuid::now_v7())] {
-            let bound = OneStatement::of(community).bind(shift, person, signup, community, now);
+            let bound = OneStatement::bound(shift, person, signup, community, now);
             let built = DbBackend::Postgres
                 .build(&sign_up_statement(shift, person, signup, community, now));
             assert_eq!(bound.sql, built.sql);
